@@ -1,0 +1,279 @@
+//! Commit: fold the session's changes, merge them into the base snapshot's manifests,
+//! write snapshot and commit, and move the branch with a put-if-absent ref version.
+//! If the branch moved, check conflicts against the commits that landed and retry.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+
+use crate::conflict::find_conflicts;
+use crate::error::{Error, Result};
+use crate::format::{now_micros, ChangeSummary, ChunkRef, Commit, Manifest, ManifestPiece, ObjectId, RefVersion, Snapshot, Value};
+use crate::keys;
+use crate::repo::Repository;
+use crate::session::Session;
+
+/// A manifest is split once it holds more than this many refs.
+pub const MAX_PIECE_REFS: usize = 20_000;
+/// The size of the pieces a split makes.
+pub const TARGET_PIECE_REFS: usize = 10_000;
+pub const MAX_COMMIT_ATTEMPTS: u32 = 30;
+const MANIFEST_WRITE_CONCURRENCY: usize = 16;
+
+/// Merges sorted chunk changes into one manifest's sorted entries.
+fn merge_entries(base: &[(String, ChunkRef)], changes: &[(&String, Option<&ChunkRef>)]) -> Vec<(String, ChunkRef)> {
+    let mut out = Vec::with_capacity(base.len() + changes.len());
+    let (mut i, mut j) = (0, 0);
+    while i < base.len() || j < changes.len() {
+        let take_change = match (base.get(i), changes.get(j)) {
+            (Some((bk, _)), Some((ck, _))) => match bk.cmp(ck) {
+                std::cmp::Ordering::Less => false,
+                std::cmp::Ordering::Equal => {
+                    i += 1; // replaced or deleted
+                    true
+                }
+                std::cmp::Ordering::Greater => true,
+            },
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
+        if take_change {
+            let (k, r) = changes[j];
+            if let Some(r) = r {
+                out.push((k.clone(), r.clone()));
+            }
+            j += 1;
+        } else {
+            out.push(base[i].clone());
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Writes `entries` as one or more manifests, split to bounded size.
+async fn write_pieces(repo: &Repository, entries: Vec<(String, ChunkRef)>) -> Result<Vec<ManifestPiece>> {
+    let mut pieces = Vec::new();
+    if entries.is_empty() {
+        return Ok(pieces);
+    }
+    let parts: Vec<Vec<(String, ChunkRef)>> = if entries.len() > MAX_PIECE_REFS {
+        entries.chunks(TARGET_PIECE_REFS).map(|c| c.to_vec()).collect()
+    } else {
+        vec![entries]
+    };
+    for part in parts {
+        let id = ObjectId::new();
+        let piece = ManifestPiece { first: part[0].0.clone(), id, count: part.len() as u64 };
+        repo.write_manifest(id, Arc::new(Manifest { entries: part })).await?;
+        pieces.push(piece);
+    }
+    Ok(pieces)
+}
+
+/// A new snapshot: `base` with `changes` applied. Only manifests whose key range holds a
+/// change are rewritten; the others are reused by id, so the cost is O(changed).
+pub async fn build_snapshot(repo: &Repository, base: &Snapshot, changes: &BTreeMap<String, Option<Value>>) -> Result<Snapshot> {
+    let mut metadata = base.metadata.clone();
+    let mut chunk_changes: Vec<(&String, Option<&ChunkRef>)> = Vec::new();
+    for (k, v) in changes {
+        match v {
+            Some(Value::Meta(b)) => {
+                metadata.insert(k.clone(), b.clone());
+            }
+            Some(Value::Chunk(r)) => chunk_changes.push((k, Some(r))),
+            None if keys::is_metadata_key(k) => {
+                metadata.remove(k);
+            }
+            None => chunk_changes.push((k, None)),
+        }
+    }
+    // Group the sorted changes by the piece whose range holds them.
+    let mut groups: Vec<(Option<usize>, Vec<(&String, Option<&ChunkRef>)>)> = Vec::new();
+    for c in chunk_changes {
+        let p = base.piece_for(c.0);
+        match groups.last_mut() {
+            Some((gp, list)) if *gp == p => list.push(c),
+            _ => groups.push((p, vec![c])),
+        }
+    }
+    let touched: std::collections::HashSet<usize> = groups.iter().filter_map(|(p, _)| *p).collect();
+    let new_pieces: Vec<Vec<ManifestPiece>> = futures::stream::iter(groups.into_iter().map(|(p, list)| async move {
+        let merged = match p {
+            Some(i) => {
+                let m = repo.load_manifest(&base.manifests[i].id).await?;
+                merge_entries(&m.entries, &list)
+            }
+            None => merge_entries(&[], &list),
+        };
+        write_pieces(repo, merged).await
+    }))
+    .buffer_unordered(MANIFEST_WRITE_CONCURRENCY)
+    .try_collect()
+    .await?;
+    let mut manifests: Vec<ManifestPiece> = base
+        .manifests
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !touched.contains(i))
+        .map(|(_, p)| p.clone())
+        .chain(new_pieces.into_iter().flatten())
+        .collect();
+    manifests.sort_by(|a, b| a.first.cmp(&b.first));
+    Ok(Snapshot { metadata, manifests })
+}
+
+/// Checks the commits that landed on the branch since `base` against our change.
+async fn check_upstream(repo: &Repository, base: Option<ObjectId>, tip: Option<ObjectId>, ours: &ChangeSummary, verb: &str) -> Result<()> {
+    let landed = repo.commits_since(base, tip).await?;
+    let theirs: Vec<&ChangeSummary> = landed.iter().map(|c| &c.changes).collect();
+    let paths = find_conflicts(ours, &theirs);
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<&str> = paths.iter().take(20).map(String::as_str).collect();
+    let more = if paths.len() > shown.len() { format!(" and {} more", paths.len() - shown.len()) } else { String::new() };
+    Err(Error::Conflict {
+        message: format!(
+            "Can't {verb} due to conflicting paths {{{}}}{more}: they changed both in this session and on the branch since the session started",
+            shown.join(", ")
+        ),
+        paths,
+    })
+}
+
+fn backoff(attempt: u32) -> Duration {
+    if attempt == 0 {
+        return Duration::ZERO;
+    }
+    let cap_ms = (10u64 << attempt.min(7)).min(1_000);
+    Duration::from_millis(rand::random::<u64>() % cap_ms + 1)
+}
+
+impl Session {
+    fn branch_or_err(&self, what: &str) -> Result<String> {
+        self.branch().ok_or_else(|| {
+            Error::NotOnBranch(format!(
+                "{what} unavailable: You are not on a branch tip, so you can't commit changes. \
+                 Check out a branch to commit."
+            ))
+        })
+    }
+
+    /// Moves the session base to the branch tip, or fails with the conflicting paths.
+    pub async fn fast_forward(&self) -> Result<Option<ObjectId>> {
+        let branch = self.branch_or_err("Fast-forward")?;
+        let repo = self.repo().clone();
+        let (_, tip) = repo.branch_tip(&branch).await?;
+        let base = self.base_commit();
+        if tip.is_none() || tip == base {
+            return Ok(base);
+        }
+        self.load_foreign_fragments().await?;
+        let ours = self.changes_snapshot().summary();
+        check_upstream(&repo, base, tip, &ours, "fast-forward").await?;
+        let snap = repo.snapshot_of(tip).await?;
+        self.set_base(tip, snap).await?;
+        Ok(tip)
+    }
+
+    /// Commits the session. `Ok(None)` means there was nothing to commit.
+    pub async fn commit(&self, message: &str, auto_ff: bool) -> Result<Option<ObjectId>> {
+        let branch = self.branch_or_err("Commit")?;
+        self.check_writable()?;
+        // Seal first: a writer whose fragment lands after we list fragments sees the seal
+        // and does not acknowledge its write, so no acknowledged write is left out.
+        self.update_state(|s| s.sealed = true).await?;
+        let result = self.commit_sealed(&branch, message, auto_ff).await;
+        match &result {
+            Ok(Some(id)) => {
+                let id = *id;
+                self.update_state(move |s| s.committed = Some(id)).await?;
+                self.mark_committed(id);
+            }
+            _ => {
+                self.update_state(|s| s.sealed = false).await?;
+            }
+        }
+        result
+    }
+
+    async fn commit_sealed(&self, branch: &str, message: &str, auto_ff: bool) -> Result<Option<ObjectId>> {
+        self.load_foreign_fragments().await?;
+        let changes = self.changes_snapshot();
+        if changes.is_empty() {
+            return Ok(None);
+        }
+        let summary = changes.summary();
+        let values = changes.into_values();
+        let repo = self.repo().clone();
+        let mut base = self.base_commit();
+        let mut base_snap = self.base_snapshot();
+        for attempt in 0..MAX_COMMIT_ATTEMPTS {
+            tokio::time::sleep(backoff(attempt)).await;
+            let (seq, tip) = repo.branch_tip(branch).await?;
+            // A branch that does not exist (yet, or any more) is (re)created from our base.
+            if tip.is_some() && tip != base {
+                if !auto_ff {
+                    return Err(Error::CommitFailed(format!(
+                        "Branch '{branch}' moved to {} since this session's base {}; call fast_forward() \
+                         and commit again, or commit with auto_ff=True",
+                        tip.map_or("None".into(), |t| t.to_string()),
+                        base.map_or("None".into(), |b| b.to_string()),
+                    )));
+                }
+                check_upstream(&repo, base, tip, &summary, "commit").await?;
+                base = tip;
+                base_snap = repo.snapshot_of(tip).await?;
+            }
+            let snapshot = build_snapshot(&repo, &base_snap, &values).await?;
+            let snap_id = ObjectId::new();
+            repo.write_snapshot(snap_id, Arc::new(snapshot)).await?;
+            let author = self.author();
+            let commit = repo
+                .write_commit(Commit {
+                    id: ObjectId::new(),
+                    parent: base,
+                    snapshot: snap_id,
+                    message: message.to_string(),
+                    author_name: author.name.clone(),
+                    author_email: author.email.clone(),
+                    time_micros: now_micros(),
+                    session_start_micros: self.start_micros(),
+                    changes: summary.clone(),
+                })
+                .await?;
+            let v = RefVersion { commit: Some(commit.id), deleted: false, time_micros: now_micros(), message: None, author_name: None, author_email: None };
+            if repo.put_branch_version(branch, seq, &v).await? {
+                return Ok(Some(commit.id));
+            }
+        }
+        Err(Error::CommitFailed(format!(
+            "Failed to update branch {branch}: other commits kept landing first ({MAX_COMMIT_ATTEMPTS} attempts)"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(n: u8) -> ChunkRef {
+        ChunkRef::Inline(bytes::Bytes::from(vec![n]))
+    }
+
+    #[test]
+    fn merge_replaces_inserts_and_deletes() {
+        let base = vec![("a".to_string(), r(1)), ("c".to_string(), r(3)), ("e".to_string(), r(5))];
+        let (a, b, c, f) = ("a".to_string(), "b".to_string(), "c".to_string(), "f".to_string());
+        let r9 = r(9);
+        let changes = vec![(&a, Some(&r9)), (&b, Some(&r9)), (&c, None), (&f, Some(&r9))];
+        let out = merge_entries(&base, &changes);
+        let keys: Vec<&str> = out.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, vec!["a", "b", "e", "f"]);
+        assert_eq!(out[0].1, r(9));
+        assert_eq!(out[2].1, r(5));
+    }
+}

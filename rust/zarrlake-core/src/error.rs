@@ -1,0 +1,90 @@
+//! One error type for the whole core. Every variant has a stable `kind()` code that
+//! the bindings map to a Python exception class.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("{message}")]
+    Conflict { message: String, paths: Vec<String> },
+    #[error("{0}")]
+    NotOnBranch(String),
+    #[error("{0}")]
+    ReadOnly(String),
+    #[error("{0}")]
+    SessionExpired(String),
+    #[error("{0}")]
+    RefNotFound(String),
+    #[error("{0}")]
+    RefExists(String),
+    #[error("{0}")]
+    RepoNotFound(String),
+    #[error("{0}")]
+    RepoExists(String),
+    #[error("{0}")]
+    InvalidName(String),
+    #[error("{0}")]
+    CommitFailed(String),
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("corrupt object '{key}': {reason}")]
+    Corrupt { key: String, reason: String },
+    #[error("{0}")]
+    VirtualNotAllowed(String),
+    #[error("{0}")]
+    SourceChanged(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("storage error: {0}")]
+    Storage(String),
+}
+
+impl Error {
+    /// A stable machine-readable code for the error class.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Conflict { .. } => "conflict",
+            Error::NotOnBranch(_) => "not_on_branch",
+            Error::ReadOnly(_) => "read_only",
+            Error::SessionExpired(_) => "session_expired",
+            Error::RefNotFound(_) => "ref_not_found",
+            Error::RefExists(_) => "ref_exists",
+            Error::RepoNotFound(_) => "repo_not_found",
+            Error::RepoExists(_) => "repo_exists",
+            Error::InvalidName(_) => "invalid_name",
+            Error::CommitFailed(_) => "commit_failed",
+            Error::InvalidInput(_) => "invalid_input",
+            Error::Corrupt { .. } => "corrupt_object",
+            Error::VirtualNotAllowed(_) => "virtual_not_allowed",
+            Error::SourceChanged(_) => "source_changed",
+            Error::NotFound(_) => "not_found",
+            Error::Storage(_) => "storage",
+        }
+    }
+
+    pub fn corrupt(key: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        Error::Corrupt { key: key.into(), reason: reason.to_string() }
+    }
+
+    /// Paths named by a conflict, empty for every other kind.
+    pub fn conflict_paths(&self) -> &[String] {
+        match self {
+            Error::Conflict { paths, .. } => paths,
+            _ => &[],
+        }
+    }
+}
+
+impl From<object_store::Error> for Error {
+    fn from(e: object_store::Error) -> Self {
+        Error::Storage(e.to_string())
+    }
+}
+
+impl From<tokio::task::JoinError> for Error {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Error::Storage(format!("background task failed: {e}"))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,85 @@
+//! The envelope every stored object is wrapped in:
+//! `b"ZLAK"` | format version (u16 LE) | object kind (u8) | codec (u8) | payload.
+//! Payloads are MessagePack with named fields, zstd-compressed.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+const MAGIC: &[u8; 4] = b"ZLAK";
+pub const FORMAT_VERSION: u16 = 1;
+const CODEC_MSGPACK_ZSTD: u8 = 1;
+const HEADER_LEN: usize = 8;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    Manifest = 1,
+    Snapshot = 2,
+    Commit = 3,
+    Ref = 4,
+    SessionInfo = 5,
+    SessionState = 6,
+    Fragment = 7,
+}
+
+pub fn encode<T: Serialize>(kind: Kind, value: &T) -> Result<bytes::Bytes> {
+    let payload = rmp_serde::to_vec_named(value)
+        .map_err(|e| Error::InvalidInput(format!("cannot encode {kind:?}: {e}")))?;
+    let compressed = zstd::bulk::compress(&payload, 1)
+        .map_err(|e| Error::Storage(format!("zstd: {e}")))?;
+    let mut out = Vec::with_capacity(HEADER_LEN + compressed.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.push(kind as u8);
+    out.push(CODEC_MSGPACK_ZSTD);
+    out.extend_from_slice(&compressed);
+    Ok(out.into())
+}
+
+/// Decodes an object read from `key`; anything malformed is a `Corrupt` error naming the key.
+pub fn decode<T: DeserializeOwned>(kind: Kind, key: &str, bytes: &[u8]) -> Result<T> {
+    if bytes.len() < HEADER_LEN || &bytes[..4] != MAGIC {
+        return Err(Error::corrupt(key, "not a zarrlake object (bad magic)"));
+    }
+    let version = u16::from_le_bytes([bytes[4], bytes[5]]);
+    if version > FORMAT_VERSION {
+        return Err(Error::corrupt(
+            key,
+            format!("written by a newer zarrlake (format {version}); upgrade zarrlake"),
+        ));
+    }
+    if bytes[6] != kind as u8 {
+        return Err(Error::corrupt(key, format!("expected a {kind:?} object, found kind {}", bytes[6])));
+    }
+    if bytes[7] != CODEC_MSGPACK_ZSTD {
+        return Err(Error::corrupt(key, format!("unknown codec {}", bytes[7])));
+    }
+    let payload = zstd::stream::decode_all(&bytes[HEADER_LEN..])
+        .map_err(|e| Error::corrupt(key, format!("decompression failed: {e}")))?;
+    rmp_serde::from_slice(&payload).map_err(|e| Error::corrupt(key, format!("cannot decode: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_round_trips_and_rejects_garbage() {
+        let v = vec!["a".to_string(), "b".to_string()];
+        let bytes = encode(Kind::Commit, &v).unwrap();
+        let back: Vec<String> = decode(Kind::Commit, "k", &bytes).unwrap();
+        assert_eq!(back, v);
+        let wrong_kind = decode::<Vec<String>>(Kind::Manifest, "k", &bytes).unwrap_err();
+        assert_eq!(wrong_kind.kind(), "corrupt_object");
+        let mut truncated = bytes.to_vec();
+        truncated.truncate(bytes.len() - 3);
+        assert_eq!(decode::<Vec<String>>(Kind::Commit, "k", &truncated).unwrap_err().kind(), "corrupt_object");
+        assert_eq!(decode::<Vec<String>>(Kind::Commit, "k", b"hello world").unwrap_err().kind(), "corrupt_object");
+        let mut newer = bytes.to_vec();
+        newer[4] = 99;
+        let err = decode::<Vec<String>>(Kind::Commit, "k", &newer).unwrap_err();
+        assert!(err.to_string().contains("newer zarrlake"));
+    }
+}

@@ -1,0 +1,129 @@
+//! Zarr keys: validation and classification.
+
+use crate::error::{Error, Result};
+
+const METADATA_NAMES: [&str; 5] = ["zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata"];
+/// Documents whose deletion deletes a node.
+const NODE_NAMES: [&str; 3] = ["zarr.json", ".zarray", ".zgroup"];
+
+/// Rejects keys that could escape the repo or are not well-formed store keys.
+pub fn validate_key(key: &str) -> Result<()> {
+    let bad = |why: &str| Err(Error::InvalidName(format!("invalid key '{key}': {why}")));
+    if key.is_empty() {
+        return bad("keys must not be empty");
+    }
+    if key.starts_with('/') {
+        return bad("keys must not start with '/'");
+    }
+    if key.contains('\0') || key.contains('\\') {
+        return bad("keys must not contain NUL or backslash");
+    }
+    for seg in key.split('/') {
+        match seg {
+            "" => return bad("keys must not contain empty segments ('//' or a trailing '/')"),
+            "." | ".." => return bad("path traversal ('.' or '..' segments) is not allowed"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Validates a listing prefix: like a key, but empty and a trailing '/' are fine.
+pub fn validate_prefix(prefix: &str) -> Result<()> {
+    let trimmed = prefix.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return Ok(());
+    }
+    validate_key(trimmed)
+}
+
+fn basename(key: &str) -> &str {
+    key.rsplit_once('/').map_or(key, |(_, b)| b)
+}
+
+/// The node path a key belongs to by position (its directory), "" for the root.
+pub fn dirname(key: &str) -> &str {
+    key.rsplit_once('/').map_or("", |(d, _)| d)
+}
+
+pub fn is_metadata_key(key: &str) -> bool {
+    METADATA_NAMES.contains(&basename(key))
+}
+
+pub fn is_node_key(key: &str) -> bool {
+    NODE_NAMES.contains(&basename(key))
+}
+
+/// True if `key` lies inside the node at `node` (the root "" contains everything).
+pub fn is_under(key: &str, node: &str) -> bool {
+    node.is_empty() || key == node || (key.starts_with(node) && key.as_bytes().get(node.len()) == Some(&b'/'))
+}
+
+/// The smallest string greater than every string that starts with `prefix`.
+pub fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(c) = chars.pop() {
+        if let Some(next) = char::from_u32(c as u32 + 1) {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// Branch and tag names: letters, digits, '.', '_' and '-', not starting with '.' or '-'.
+pub fn validate_ref_name(kind: &str, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 200
+        && name.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+        && !name.starts_with('.')
+        && !name.starts_with('-')
+        && !name.contains("..");
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidName(format!(
+            "invalid {kind} name '{name}': use 1-200 letters, digits, '.', '_' or '-', \
+             not starting with '.' or '-'"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_validated() {
+        for ok in ["zarr.json", "a/b/c/0/1", "foo/.zarray", "x/c/0"] {
+            validate_key(ok).unwrap();
+        }
+        for bad in ["", "/a", "a//b", "a/", "../x", "a/../b", "a/./b", "a\\b", "a\0"] {
+            assert_eq!(validate_key(bad).unwrap_err().kind(), "invalid_name", "{bad:?}");
+        }
+        validate_prefix("").unwrap();
+        validate_prefix("a/").unwrap();
+        assert!(validate_prefix("../").is_err());
+    }
+
+    #[test]
+    fn classification() {
+        assert!(is_metadata_key("zarr.json"));
+        assert!(is_metadata_key("a/b/.zattrs"));
+        assert!(!is_metadata_key("a/zarr.json/0"));
+        assert!(is_node_key("a/.zgroup") && !is_node_key("a/.zattrs"));
+        assert_eq!(dirname("a/b/zarr.json"), "a/b");
+        assert_eq!(dirname("zarr.json"), "");
+        assert!(is_under("a/b/c", "a/b") && !is_under("a/bc", "a/b") && is_under("x", ""));
+        assert_eq!(prefix_end("ab").as_deref(), Some("ac"));
+    }
+
+    #[test]
+    fn ref_names() {
+        validate_ref_name("branch", "main").unwrap();
+        validate_ref_name("branch", "feature-1.2_x").unwrap();
+        for bad in ["", ".x", "-x", "a/b", "a b", "a..b", "é"] {
+            assert!(validate_ref_name("branch", bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Append-only versioned cells: branches, tags and session state.
+//!
+//! A cell at `<prefix>` is the dense sequence `<prefix>/<seq>` for seq = 1, 2, ...; the
+//! newest version is its value. A new version is written with put-if-absent at `seq + 1`,
+//! so two writers racing for the same version cannot both win: a compare-and-swap that
+//! works on every backend. Finding the newest version probes forward from the last seq this
+//! process saw (usually one request) and falls back to an exponential search, never to
+//! listing every version.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::format::codec::{self, Kind};
+use crate::storage::Storage;
+
+#[derive(Debug)]
+pub struct VersionedCells {
+    storage: Storage,
+    /// Last seen (seq, encoded value) per cell; versions are immutable so this never lies,
+    /// it can only be behind.
+    seen: Mutex<HashMap<String, (u64, Bytes)>>,
+}
+
+fn version_key(prefix: &str, seq: u64) -> String {
+    format!("{prefix}/{seq:020}")
+}
+
+impl VersionedCells {
+    pub fn new(storage: Storage) -> Self {
+        VersionedCells { storage, seen: Mutex::new(HashMap::new()) }
+    }
+
+    /// The newest version of the cell, with its seq, or `None` if it has none.
+    pub async fn latest<T: DeserializeOwned>(&self, kind: Kind, prefix: &str) -> Result<Option<(u64, T)>> {
+        let cached = self.seen.lock().get(prefix).cloned();
+        let (mut seq, mut bytes) = match cached {
+            Some((s, b)) => (s, Some(b)),
+            None => (0, None),
+        };
+        if seq == 0 {
+            match self.find_newest_cold(prefix).await? {
+                Some(s) => {
+                    seq = s;
+                    bytes = None;
+                }
+                None => return Ok(None),
+            }
+        }
+        // Probe forward: versions are dense, so the first gap ends the sequence.
+        loop {
+            match self.storage.get(&version_key(prefix, seq + 1)).await? {
+                Some(b) => {
+                    seq += 1;
+                    bytes = Some(b);
+                }
+                None => break,
+            }
+        }
+        let bytes = match bytes {
+            Some(b) => b,
+            None => match self.storage.get(&version_key(prefix, seq)).await? {
+                Some(b) => b,
+                None => return Err(crate::error::Error::corrupt(version_key(prefix, seq), "ref version vanished")),
+            },
+        };
+        let value = codec::decode(kind, &version_key(prefix, seq), &bytes)?;
+        self.seen.lock().insert(prefix.to_string(), (seq, bytes));
+        Ok(Some((seq, value)))
+    }
+
+    async fn find_newest_cold(&self, prefix: &str) -> Result<Option<u64>> {
+        if !self.storage.exists(&version_key(prefix, 1)).await? {
+            return Ok(None);
+        }
+        let mut lo = 1u64; // exists
+        let mut hi = 2u64;
+        while self.storage.exists(&version_key(prefix, hi)).await? {
+            lo = hi;
+            hi = hi.saturating_mul(2);
+        }
+        // lo exists, hi does not.
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if self.storage.exists(&version_key(prefix, mid)).await? {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(Some(lo))
+    }
+
+    /// Writes version `after + 1`. Returns false if another writer got there first.
+    pub async fn put_next<T: Serialize>(&self, kind: Kind, prefix: &str, after: u64, value: &T) -> Result<bool> {
+        let bytes = codec::encode(kind, value)?;
+        let seq = after + 1;
+        let won = self.storage.put_if_absent(&version_key(prefix, seq), bytes.clone()).await?;
+        if won {
+            self.seen.lock().insert(prefix.to_string(), (seq, bytes));
+        }
+        Ok(won)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Location;
+
+    #[tokio::test]
+    async fn versions_race_and_newest_is_found_cold() {
+        let loc = Location::Memory(format!("refs-test-{}", crate::format::ObjectId::new()));
+        let a = VersionedCells::new(Storage::open(&loc).unwrap());
+        let b = VersionedCells::new(Storage::open(&loc).unwrap());
+        assert!(a.latest::<String>(Kind::Ref, "refs/x").await.unwrap().is_none());
+        assert!(a.put_next(Kind::Ref, "refs/x", 0, &"one".to_string()).await.unwrap());
+        // b has not seen version 1: its write of version 1 must lose.
+        assert!(!b.put_next(Kind::Ref, "refs/x", 0, &"other".to_string()).await.unwrap());
+        for i in 1..37u64 {
+            assert!(a.put_next(Kind::Ref, "refs/x", i, &format!("v{}", i + 1)).await.unwrap());
+        }
+        let (seq, v): (u64, String) = b.latest(Kind::Ref, "refs/x").await.unwrap().unwrap();
+        assert_eq!((seq, v.as_str()), (37, "v37"));
+        let fresh = VersionedCells::new(Storage::open(&loc).unwrap());
+        let (seq, _): (u64, String) = fresh.latest(Kind::Ref, "refs/x").await.unwrap().unwrap();
+        assert_eq!(seq, 37);
+    }
+}

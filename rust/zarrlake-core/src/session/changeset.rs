@@ -1,0 +1,120 @@
+//! The uncommitted changes of a session: last write wins per key, deletes are tombstones.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use crate::format::{ChangeSummary, Value};
+use crate::keys;
+
+/// Where a write sits in the session's total order: its fragment's name (time-ordered),
+/// then its position in the fragment.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Order {
+    pub fragment: Arc<str>,
+    pub index: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub value: Option<Value>,
+    pub order: Order,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ChangeSet {
+    map: BTreeMap<String, Change>,
+}
+
+impl ChangeSet {
+    /// Records a write unless a later write of the same key is already recorded.
+    pub fn apply(&mut self, key: String, value: Option<Value>, order: Order) {
+        match self.map.get_mut(&key) {
+            Some(existing) if existing.order > order => {}
+            Some(existing) => *existing = Change { value, order },
+            None => {
+                self.map.insert(key, Change { value, order });
+            }
+        }
+    }
+
+    /// `Some(None)` for a deleted key, `Some(Some(v))` for a written one, `None` if untouched.
+    pub fn get(&self, key: &str) -> Option<Option<&Value>> {
+        self.map.get(key).map(|c| c.value.as_ref())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Change)> {
+        self.map.iter()
+    }
+
+    /// Changes with keys in `[from, to)`; `to == None` means unbounded.
+    pub fn range<'a>(&'a self, from: &str, to: Option<&str>) -> impl Iterator<Item = (&'a String, &'a Change)> {
+        let upper = match to {
+            Some(t) => Bound::Excluded(t.to_string()),
+            None => Bound::Unbounded,
+        };
+        self.map.range((Bound::Included(from.to_string()), upper))
+    }
+
+    pub fn into_values(self) -> BTreeMap<String, Option<Value>> {
+        self.map.into_iter().map(|(k, c)| (k, c.value)).collect()
+    }
+
+    pub fn summary(&self) -> ChangeSummary {
+        summarize(self.map.iter().map(|(k, c)| (k.as_str(), c.value.is_none())))
+    }
+}
+
+/// Builds the conflict-check summary from (key, deleted) pairs given in key order.
+pub fn summarize<'a>(changes: impl Iterator<Item = (&'a str, bool)>) -> ChangeSummary {
+    let mut s = ChangeSummary::default();
+    for (k, deleted) in changes {
+        if deleted && keys::is_node_key(k) {
+            s.deleted_nodes.push(keys::dirname(k).to_string());
+        }
+        s.keys.push(k.to_string());
+    }
+    s.deleted_nodes.sort();
+    s.deleted_nodes.dedup();
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn order(f: &str, i: u32) -> Order {
+        Order { fragment: Arc::from(f), index: i }
+    }
+
+    #[test]
+    fn last_write_wins_regardless_of_arrival() {
+        let mut cs = ChangeSet::default();
+        cs.apply("a".into(), Some(Value::Meta(Bytes::from_static(b"2"))), order("f2", 0));
+        cs.apply("a".into(), Some(Value::Meta(Bytes::from_static(b"1"))), order("f1", 5));
+        assert_eq!(cs.get("a"), Some(Some(&Value::Meta(Bytes::from_static(b"2")))));
+        cs.apply("a".into(), None, order("f2", 1));
+        assert_eq!(cs.get("a"), Some(None));
+        assert_eq!(cs.get("b"), None);
+    }
+
+    #[test]
+    fn summary_lists_deleted_nodes() {
+        let mut cs = ChangeSet::default();
+        cs.apply("x/zarr.json".into(), None, order("f", 0));
+        cs.apply("x/c/0".into(), None, order("f", 1));
+        cs.apply("y/c/0".into(), Some(Value::Meta(Bytes::new())), order("f", 2));
+        let s = cs.summary();
+        assert_eq!(s.keys, vec!["x/c/0", "x/zarr.json", "y/c/0"]);
+        assert_eq!(s.deleted_nodes, vec!["x"]);
+    }
+}

@@ -1,0 +1,578 @@
+//! Sessions: a base commit, a branch, and the changes made on top of them.
+//!
+//! A read session lives only in this process. A write session is stored under
+//! `sessions/<id>/` so any process that knows its id can join it; every write it
+//! acknowledges is in a stored fragment and so part of the session's next commit.
+
+pub mod changeset;
+pub mod fragments;
+mod listing;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::RwLock;
+
+use crate::chunks;
+use crate::error::{Error, Result};
+use crate::format::codec::{self, Kind};
+use crate::format::{now_micros, ChunkRef, Fragment, ObjectId, SessionInfo, SessionState, Snapshot, Value};
+use crate::keys::{self, validate_key};
+use crate::repo::{Author, Repository};
+pub use changeset::{ChangeSet, Order};
+use fragments::{fragment_writer, fragments_prefix, AfterWrite, FragmentWriter};
+
+pub const DEFAULT_EXPIRY_MICROS: i64 = 24 * 3600 * 1_000_000;
+pub const MAX_EXPIRY_MICROS: i64 = 7 * 24 * 3600 * 1_000_000;
+
+/// A byte range request, resolved against the value's length when read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ByteRange {
+    /// `[start, end)`
+    Range(u64, u64),
+    Offset(u64),
+    /// The last n bytes.
+    Suffix(u64),
+}
+
+impl ByteRange {
+    pub fn clamp(self, len: u64) -> std::ops::Range<u64> {
+        match self {
+            ByteRange::Range(s, e) => s.min(len)..e.min(len).max(s.min(len)),
+            ByteRange::Offset(o) => o.min(len)..len,
+            ByteRange::Suffix(n) => len.saturating_sub(n)..len,
+        }
+    }
+}
+
+struct MutState {
+    branch: Option<String>,
+    base_commit: Option<ObjectId>,
+    base: Arc<Snapshot>,
+    changes: ChangeSet,
+    expires_micros: i64,
+    abandoned: bool,
+    committed: Option<ObjectId>,
+}
+
+pub(crate) struct SessionInner {
+    pub repo: Repository,
+    pub id: String,
+    pub writable: bool,
+    pub author: Author,
+    pub message: Option<String>,
+    pub start_micros: i64,
+    state: RwLock<MutState>,
+    writer: Option<Arc<FragmentWriter>>,
+}
+
+#[derive(Clone)]
+pub struct Session {
+    pub(crate) inner: Arc<SessionInner>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Session({})", self.inner.id)
+    }
+}
+
+fn info_key(id: &str) -> String {
+    format!("sessions/{id}/info")
+}
+
+fn state_cell(id: &str) -> String {
+    format!("sessions/{id}/state")
+}
+
+fn check_expiry(start: i64, expires_in: i64) -> Result<i64> {
+    if expires_in > MAX_EXPIRY_MICROS {
+        return Err(Error::InvalidInput("Max expiry exceeded: sessions can last at most 7 days".into()));
+    }
+    Ok(start.saturating_add(expires_in))
+}
+
+impl Repository {
+    /// Starts a session at `commit` on `branch` (None: not on a branch tip).
+    pub async fn start_session(
+        &self,
+        branch: Option<String>,
+        commit: Option<ObjectId>,
+        for_writing: bool,
+        expires_in_micros: i64,
+        author: Author,
+        message: Option<String>,
+    ) -> Result<Session> {
+        let start = now_micros();
+        let expires = check_expiry(start, expires_in_micros)?;
+        let base = self.snapshot_of(commit).await?;
+        let id = if for_writing {
+            ObjectId::new().to_string()
+        } else {
+            format!("read-{}", commit.map_or("None".to_string(), |c| c.to_string()))
+        };
+        if for_writing {
+            let info = SessionInfo {
+                id: id.clone(),
+                branch: branch.clone(),
+                base_commit: commit,
+                author_name: author.name.clone(),
+                author_email: author.email.clone(),
+                message: message.clone(),
+                start_micros: start,
+                expires_micros: expires,
+            };
+            self.storage().put_if_absent(&info_key(&id), codec::encode(Kind::SessionInfo, &info)?).await?;
+        }
+        let state = MutState {
+            branch,
+            base_commit: commit,
+            base,
+            changes: ChangeSet::default(),
+            expires_micros: if for_writing { expires } else { i64::MAX },
+            abandoned: false,
+            committed: None,
+        };
+        Ok(self.session_from(id, for_writing, author, message, start, state))
+    }
+
+    fn session_from(&self, id: String, writable: bool, author: Author, message: Option<String>, start: i64, state: MutState) -> Session {
+        let writer = writable.then(|| Arc::new(FragmentWriter::new(self.storage().clone(), &id)));
+        Session {
+            inner: Arc::new(SessionInner {
+                repo: self.clone(),
+                id,
+                writable,
+                author,
+                message,
+                start_micros: start,
+                state: RwLock::new(state),
+                writer,
+            }),
+        }
+    }
+
+    async fn session_info(&self, id: &str) -> Result<SessionInfo> {
+        let not_found = || Error::SessionExpired(format!("Session {id} does not exist in this repo."));
+        if id.is_empty() || id.contains('/') || id.starts_with("read-") {
+            return Err(not_found());
+        }
+        let bytes = self.storage().get(&info_key(id)).await?.ok_or_else(not_found)?;
+        codec::decode(Kind::SessionInfo, &info_key(id), &bytes)
+    }
+
+    pub(crate) async fn session_state(&self, info: &SessionInfo) -> Result<(u64, SessionState)> {
+        Ok(self
+            .inner
+            .cells
+            .latest::<SessionState>(Kind::SessionState, &state_cell(&info.id))
+            .await?
+            .unwrap_or((0, SessionState {
+                expires_micros: info.expires_micros,
+                abandoned: false,
+                sealed: false,
+                committed: None,
+                branch: info.branch.clone(),
+                base_commit: info.base_commit,
+                time_micros: info.start_micros,
+            })))
+    }
+
+    /// Joins a write session by id; its writes become part of that session.
+    pub async fn join_session(&self, id: &str) -> Result<Session> {
+        let info = self.session_info(id).await?;
+        let (_, st) = self.session_state(&info).await?;
+        ensure_open(id, &st)?;
+        let base = self.snapshot_of(st.base_commit).await?;
+        let state = MutState {
+            branch: st.branch,
+            base_commit: st.base_commit,
+            base,
+            changes: ChangeSet::default(),
+            expires_micros: st.expires_micros,
+            abandoned: st.abandoned,
+            committed: st.committed,
+        };
+        let author = Author { name: info.author_name.clone(), email: info.author_email.clone() };
+        let s = self.session_from(info.id.clone(), true, author, info.message.clone(), info.start_micros, state);
+        // Other writers' acknowledged writes are visible to the joiner.
+        s.load_foreign_fragments().await?;
+        Ok(s)
+    }
+
+    /// Write sessions that are neither expired, abandoned nor committed, oldest first.
+    pub async fn list_active_sessions(&self) -> Result<Vec<SessionInfo>> {
+        let ids = self.storage().list_dirs("sessions").await?;
+        let now = now_micros();
+        let mut out = Vec::new();
+        for id in ids {
+            let Ok(info) = self.session_info(&id).await else { continue };
+            let (_, st) = self.session_state(&info).await?;
+            if !st.abandoned && st.committed.is_none() && st.expires_micros > now {
+                out.push(SessionInfo { expires_micros: st.expires_micros, branch: st.branch, base_commit: st.base_commit, ..info });
+            }
+        }
+        out.sort_by(|a, b| (a.start_micros, &a.id).cmp(&(b.start_micros, &b.id)));
+        Ok(out)
+    }
+}
+
+fn ensure_open(id: &str, st: &SessionState) -> Result<()> {
+    if st.abandoned {
+        return Err(Error::SessionExpired(format!("Session expired: session {id} was abandoned; start a new session with checkout()")));
+    }
+    if st.committed.is_some() {
+        return Err(Error::SessionExpired(format!("Session expired: session {id} was already committed; start a new session with checkout()")));
+    }
+    if st.expires_micros <= now_micros() {
+        return Err(Error::SessionExpired(format!("Session expired: session {id} has expired; start a new session with checkout()")));
+    }
+    Ok(())
+}
+
+impl Session {
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+    pub fn writable(&self) -> bool {
+        self.inner.writable
+    }
+    pub fn author(&self) -> &Author {
+        &self.inner.author
+    }
+    pub fn message(&self) -> Option<&str> {
+        self.inner.message.as_deref()
+    }
+    pub fn start_micros(&self) -> i64 {
+        self.inner.start_micros
+    }
+    pub fn expires_micros(&self) -> Option<i64> {
+        self.inner.writable.then(|| self.inner.state.read().expires_micros)
+    }
+    pub fn branch(&self) -> Option<String> {
+        self.inner.state.read().branch.clone()
+    }
+    pub fn base_commit(&self) -> Option<ObjectId> {
+        self.inner.state.read().base_commit
+    }
+    pub fn repo(&self) -> &Repository {
+        &self.inner.repo
+    }
+    pub(crate) fn base_snapshot(&self) -> Arc<Snapshot> {
+        self.inner.state.read().base.clone()
+    }
+
+    fn info(&self) -> SessionInfo {
+        let st = self.inner.state.read();
+        SessionInfo {
+            id: self.inner.id.clone(),
+            branch: st.branch.clone(),
+            base_commit: st.base_commit,
+            author_name: self.inner.author.name.clone(),
+            author_email: self.inner.author.email.clone(),
+            message: self.inner.message.clone(),
+            start_micros: self.inner.start_micros,
+            expires_micros: st.expires_micros,
+        }
+    }
+
+    /// Fails unless this session may be written to.
+    pub fn check_writable(&self) -> Result<()> {
+        if !self.inner.writable {
+            return Err(Error::ReadOnly(format!(
+                "Repo is not writable: session {} is read-only; check out a branch with for_writing=True",
+                self.inner.id
+            )));
+        }
+        let st = self.inner.state.read();
+        if st.branch.is_none() {
+            return Err(Error::ReadOnly(format!(
+                "Repo is not writable: session {} is not on a branch tip; check out a branch to write",
+                self.inner.id
+            )));
+        }
+        let now_state = SessionState {
+            expires_micros: st.expires_micros,
+            abandoned: st.abandoned,
+            sealed: false,
+            committed: st.committed,
+            branch: None,
+            base_commit: None,
+            time_micros: 0,
+        };
+        ensure_open(&self.inner.id, &now_state)
+    }
+
+    /// Writes the next version of the session's stored state.
+    pub(crate) async fn update_state(&self, f: impl Fn(&mut SessionState)) -> Result<SessionState> {
+        let info = self.info();
+        let repo = &self.inner.repo;
+        loop {
+            let (seq, mut st) = repo.session_state(&info).await?;
+            f(&mut st);
+            st.time_micros = now_micros();
+            if repo.inner.cells.put_next(Kind::SessionState, &state_cell(&self.inner.id), seq, &st).await? {
+                return Ok(st);
+            }
+        }
+    }
+
+    fn after_write_check(&self) -> AfterWrite {
+        let repo = self.inner.repo.clone();
+        let info = self.info();
+        Arc::new(move || {
+            let repo = repo.clone();
+            let info = info.clone();
+            Box::pin(async move {
+                let (_, st) = repo.session_state(&info).await?;
+                if st.sealed {
+                    return Err(Error::SessionExpired(format!(
+                        "Session expired: session {} is being committed; this write was not acknowledged",
+                        info.id
+                    )));
+                }
+                ensure_open(&info.id, &st)
+            })
+        })
+    }
+
+    // ---- writes ------------------------------------------------------------------------
+
+    async fn to_value(&self, key: &str, data: Bytes) -> Result<Value> {
+        if keys::is_metadata_key(key) {
+            return Ok(Value::Meta(data));
+        }
+        let repo = &self.inner.repo;
+        let r = chunks::write_chunk(repo.storage(), repo.inner.hash, repo.config().inline_threshold, data).await?;
+        Ok(Value::Chunk(r))
+    }
+
+    /// Durably records `records`, then applies them to the in-memory change set.
+    pub(crate) async fn record(&self, records: Vec<(String, Option<Value>)>) -> Result<()> {
+        self.check_writable()?;
+        let writer = self.inner.writer.as_ref().ok_or_else(|| Error::ReadOnly("read-only session".into()))?;
+        let first = writer.append(records.clone(), self.after_write_check()).await?;
+        let mut st = self.inner.state.write();
+        for (i, (k, v)) in records.into_iter().enumerate() {
+            st.changes.apply(k, v, Order { fragment: first.fragment.clone(), index: first.index + i as u32 });
+        }
+        Ok(())
+    }
+
+    pub async fn set(&self, key: &str, data: Bytes) -> Result<()> {
+        self.set_many(vec![(key.to_string(), data)]).await
+    }
+
+    pub async fn set_many(&self, items: Vec<(String, Bytes)>) -> Result<()> {
+        self.check_writable()?;
+        for (k, _) in &items {
+            validate_key(k)?;
+        }
+        let mut records = Vec::with_capacity(items.len());
+        for (k, data) in items {
+            let v = self.to_value(&k, data).await?;
+            records.push((k, Some(v)));
+        }
+        self.record(records).await
+    }
+
+    /// Records existing chunk refs (virtual references, or chunks already stored).
+    pub async fn set_refs(&self, items: Vec<(String, ChunkRef)>) -> Result<()> {
+        self.check_writable()?;
+        for (k, _) in &items {
+            validate_key(k)?;
+            if keys::is_metadata_key(k) {
+                return Err(Error::InvalidInput(format!("'{k}' is a metadata key, not a chunk key")));
+            }
+        }
+        self.record(items.into_iter().map(|(k, r)| (k, Some(Value::Chunk(r)))).collect()).await
+    }
+
+    /// Writes `data` unless the key exists; returns whether it wrote.
+    pub async fn set_if_not_exists(&self, key: &str, data: Bytes) -> Result<bool> {
+        if self.exists(key).await? {
+            return Ok(false);
+        }
+        self.set(key, data).await?;
+        Ok(true)
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        self.delete_many(vec![key.to_string()]).await
+    }
+
+    pub async fn delete_many(&self, keys_: Vec<String>) -> Result<()> {
+        self.check_writable()?;
+        for k in &keys_ {
+            validate_key(k)?;
+        }
+        self.record(keys_.into_iter().map(|k| (k, None)).collect()).await
+    }
+
+    /// Deletes every key under the directory `prefix` ("" deletes everything).
+    pub async fn delete_dir(&self, prefix: &str) -> Result<()> {
+        self.check_writable()?;
+        let p = prefix.trim_end_matches('/');
+        let dir = if p.is_empty() { String::new() } else { format!("{p}/") };
+        let doomed = self.list_prefix(&dir).await?;
+        if doomed.is_empty() {
+            return Ok(());
+        }
+        self.delete_many(doomed).await
+    }
+
+    // ---- reads -------------------------------------------------------------------------
+
+    /// What `key` holds in this session: its value, or `None` if absent.
+    async fn lookup(&self, key: &str) -> Result<Option<Value>> {
+        let base = {
+            let st = self.inner.state.read();
+            if let Some(v) = st.changes.get(key) {
+                return Ok(v.cloned());
+            }
+            st.base.clone()
+        };
+        if keys::is_metadata_key(key) {
+            return Ok(base.metadata.get(key).map(|b| Value::Meta(b.clone())));
+        }
+        let Some(i) = base.piece_for(key) else { return Ok(None) };
+        let m = self.inner.repo.load_manifest(&base.manifests[i].id).await?;
+        Ok(m.get(key).map(|r| Value::Chunk(r.clone())))
+    }
+
+    pub async fn get(&self, key: &str, range: Option<ByteRange>) -> Result<Option<Bytes>> {
+        validate_key(key)?;
+        match self.lookup(key).await? {
+            None => Ok(None),
+            Some(Value::Meta(b)) => Ok(Some(match range {
+                None => b,
+                Some(r) => {
+                    let rg = r.clamp(b.len() as u64);
+                    b.slice(rg.start as usize..rg.end as usize)
+                }
+            })),
+            Some(Value::Chunk(r)) => {
+                let rg = range.map(|x| x.clamp(r.len()));
+                match &r {
+                    ChunkRef::Virtual { .. } => crate::virtual_read::read(&self.inner.repo, key, &r, rg).await.map(Some),
+                    _ => chunks::read_chunk(self.inner.repo.storage(), key, &r, rg).await.map(Some),
+                }
+            }
+        }
+    }
+
+    /// Values of many keys, in order; `None` where absent.
+    pub async fn get_many(&self, requests: Vec<(String, Option<ByteRange>)>) -> Result<Vec<Option<Bytes>>> {
+        use futures::{StreamExt, TryStreamExt};
+        futures::stream::iter(requests.into_iter().map(|(k, r)| async move { self.get(&k, r).await }))
+            .buffered(32)
+            .try_collect()
+            .await
+    }
+
+    pub async fn getsize(&self, key: &str) -> Result<Option<u64>> {
+        validate_key(key)?;
+        Ok(self.lookup(key).await?.map(|v| match v {
+            Value::Meta(b) => b.len() as u64,
+            Value::Chunk(r) => r.len(),
+        }))
+    }
+
+    pub async fn exists(&self, key: &str) -> Result<bool> {
+        validate_key(key)?;
+        Ok(self.lookup(key).await?.is_some())
+    }
+
+    // ---- session state -----------------------------------------------------------------
+
+    /// Reads the fragments other writers stored and folds them into the change set.
+    pub(crate) async fn load_foreign_fragments(&self) -> Result<()> {
+        let Some(writer) = &self.inner.writer else { return Ok(()) };
+        let prefix = fragments_prefix(&self.inner.id);
+        let names = self.inner.repo.storage().list(&prefix).await?;
+        let foreign: Vec<String> = names
+            .into_iter()
+            .filter(|k| fragment_writer(k.rsplit('/').next().unwrap_or("")) != Some(writer.writer_id()))
+            .collect();
+        use futures::{StreamExt, TryStreamExt};
+        let storage = self.inner.repo.storage().clone();
+        let loaded: Vec<(String, Fragment)> = futures::stream::iter(foreign.into_iter().map(|k| {
+            let storage = storage.clone();
+            async move {
+                let b = storage.get(&k).await?.ok_or_else(|| Error::corrupt(&k, "fragment vanished"))?;
+                let f: Fragment = codec::decode(Kind::Fragment, &k, &b)?;
+                Ok::<_, Error>((k, f))
+            }
+        }))
+        .buffer_unordered(16)
+        .try_collect()
+        .await?;
+        let mut st = self.inner.state.write();
+        for (k, f) in loaded {
+            let name: Arc<str> = Arc::from(k.rsplit('/').next().unwrap_or(""));
+            for (i, (key, v)) in f.records.into_iter().enumerate() {
+                st.changes.apply(key, v, Order { fragment: name.clone(), index: i as u32 });
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn changes_snapshot(&self) -> ChangeSet {
+        self.inner.state.read().changes.clone()
+    }
+
+    /// Modified keys and whether each was deleted, sorted; `limit` 0 means all.
+    pub async fn status(&self, limit: usize) -> Result<Vec<(String, bool)>> {
+        self.load_foreign_fragments().await?;
+        let st = self.inner.state.read();
+        let it = st.changes.iter().map(|(k, c)| (k.clone(), c.value.is_none()));
+        Ok(if limit == 0 { it.collect() } else { it.take(limit).collect() })
+    }
+
+    pub fn has_changes(&self) -> bool {
+        !self.inner.state.read().changes.is_empty()
+    }
+
+    pub async fn update_expiration(&self, expires_in_micros: i64) -> Result<i64> {
+        if !self.inner.writable {
+            return Err(Error::ReadOnly("read-only sessions do not expire".into()));
+        }
+        let expires = check_expiry(self.inner.start_micros, expires_in_micros)?;
+        self.update_state(|s| s.expires_micros = expires).await?;
+        self.inner.state.write().expires_micros = expires;
+        Ok(expires)
+    }
+
+    pub async fn abandon(&self) -> Result<()> {
+        if !self.inner.writable {
+            return Err(Error::ReadOnly("read-only sessions cannot be abandoned".into()));
+        }
+        self.update_state(|s| s.abandoned = true).await?;
+        self.inner.state.write().abandoned = true;
+        Ok(())
+    }
+
+    /// Points the session at another branch (used by `new_branch`).
+    pub async fn set_branch(&self, branch: &str) -> Result<()> {
+        if self.inner.writable {
+            let b = branch.to_string();
+            self.update_state(move |s| s.branch = Some(b.clone())).await?;
+        }
+        self.inner.state.write().branch = Some(branch.to_string());
+        Ok(())
+    }
+
+    pub(crate) async fn set_base(&self, commit: Option<ObjectId>, snapshot: Arc<Snapshot>) -> Result<()> {
+        if self.inner.writable {
+            self.update_state(move |s| s.base_commit = commit).await?;
+        }
+        let mut st = self.inner.state.write();
+        st.base_commit = commit;
+        st.base = snapshot;
+        Ok(())
+    }
+
+    pub(crate) fn mark_committed(&self, id: ObjectId) {
+        self.inner.state.write().committed = Some(id);
+    }
+}

@@ -1,0 +1,102 @@
+//! Where a repo lives: a local directory or an in-process memory store.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::ObjectStore;
+use parking_lot::Mutex;
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Location {
+    Local(PathBuf),
+    /// `memory://<name>`: shared by every handle in this process with the same name.
+    Memory(String),
+}
+
+fn memory_stores() -> &'static Mutex<HashMap<String, Arc<InMemory>>> {
+    static STORES: OnceLock<Mutex<HashMap<String, Arc<InMemory>>>> = OnceLock::new();
+    STORES.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+impl Location {
+    pub fn parse(s: &str) -> Result<Self> {
+        if let Some(rest) = s.strip_prefix("memory://") {
+            if rest.is_empty() {
+                return Err(Error::InvalidInput("memory:// locations need a name".into()));
+            }
+            return Ok(Location::Memory(rest.trim_end_matches('/').to_string()));
+        }
+        let path = s.strip_prefix("file://").unwrap_or(s);
+        if path.is_empty() {
+            return Err(Error::InvalidInput("empty repo location".into()));
+        }
+        if let Some((scheme, _)) = s.split_once("://") {
+            if scheme != "file" {
+                return Err(Error::InvalidInput(format!(
+                    "unsupported repo location '{s}': use a local path, file:// or memory://"
+                )));
+            }
+        }
+        let path = PathBuf::from(path);
+        let abs = if path.is_absolute() {
+            path
+        } else {
+            std::env::current_dir().map_err(|e| Error::Storage(e.to_string()))?.join(path)
+        };
+        Ok(Location::Local(abs))
+    }
+
+    pub(crate) fn object_store(&self) -> Result<(Arc<dyn ObjectStore>, String)> {
+        match self {
+            Location::Local(path) => {
+                std::fs::create_dir_all(path).map_err(|e| {
+                    Error::Storage(format!("cannot create {}: {e}", path.display()))
+                })?;
+                let fs = LocalFileSystem::new_with_prefix(path)?;
+                Ok((Arc::new(fs), String::new()))
+            }
+            Location::Memory(name) => {
+                let mut stores = memory_stores().lock();
+                let store = stores.entry(name.clone()).or_insert_with(|| Arc::new(InMemory::new()));
+                Ok((store.clone(), String::new()))
+            }
+        }
+    }
+
+    pub(crate) fn remove_root(&self) -> Result<()> {
+        match self {
+            Location::Local(path) => match std::fs::remove_dir_all(path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(Error::Storage(format!("cannot remove {}: {e}", path.display()))),
+            },
+            Location::Memory(name) => {
+                memory_stores().lock().remove(name);
+                Ok(())
+            }
+        }
+    }
+
+    /// True when nothing but an empty directory (or nothing at all) is at this location.
+    pub fn is_local_dir_nonempty(&self) -> bool {
+        match self {
+            Location::Local(p) => std::fs::read_dir(p).map(|mut d| d.next().is_some()).unwrap_or(false),
+            Location::Memory(_) => false,
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Local(p) => write!(f, "{}", p.display()),
+            Location::Memory(n) => write!(f, "memory://{n}"),
+        }
+    }
+}
