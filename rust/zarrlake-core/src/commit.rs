@@ -23,7 +23,7 @@ pub const MAX_COMMIT_ATTEMPTS: u32 = 30;
 const MANIFEST_WRITE_CONCURRENCY: usize = 16;
 
 /// Merges sorted chunk changes into one manifest's sorted entries.
-fn merge_entries(base: &[(String, ChunkRef)], changes: &[(&String, Option<&ChunkRef>)]) -> Vec<(String, ChunkRef)> {
+fn merge_entries(base: &[(String, ChunkRef)], changes: &[(String, Option<ChunkRef>)]) -> Vec<(String, ChunkRef)> {
     let mut out = Vec::with_capacity(base.len() + changes.len());
     let (mut i, mut j) = (0, 0);
     while i < base.len() || j < changes.len() {
@@ -40,7 +40,7 @@ fn merge_entries(base: &[(String, ChunkRef)], changes: &[(&String, Option<&Chunk
             (None, _) => true,
         };
         if take_change {
-            let (k, r) = changes[j];
+            let (k, r) = &changes[j];
             if let Some(r) = r {
                 out.push((k.clone(), r.clone()));
             }
@@ -77,38 +77,46 @@ async fn write_pieces(repo: &Repository, entries: Vec<(String, ChunkRef)>) -> Re
 /// change are rewritten; the others are reused by id, so the cost is O(changed).
 pub async fn build_snapshot(repo: &Repository, base: &Snapshot, changes: &BTreeMap<String, Option<Value>>) -> Result<Snapshot> {
     let mut metadata = base.metadata.clone();
-    let mut chunk_changes: Vec<(&String, Option<&ChunkRef>)> = Vec::new();
+    let mut chunk_changes: Vec<(String, Option<ChunkRef>)> = Vec::new();
     for (k, v) in changes {
         match v {
             Some(Value::Meta(b)) => {
                 metadata.insert(k.clone(), b.clone());
             }
-            Some(Value::Chunk(r)) => chunk_changes.push((k, Some(r))),
+            Some(Value::Chunk(r)) => chunk_changes.push((k.clone(), Some(r.clone()))),
             None if keys::is_metadata_key(k) => {
                 metadata.remove(k);
             }
-            None => chunk_changes.push((k, None)),
+            None => chunk_changes.push((k.clone(), None)),
         }
     }
-    // Group the sorted changes by the piece whose range holds them.
-    let mut groups: Vec<(Option<usize>, Vec<(&String, Option<&ChunkRef>)>)> = Vec::new();
-    for c in chunk_changes {
-        let p = base.piece_for(c.0);
+    // Group the sorted changes by the piece whose range holds them: (piece, start, end).
+    let mut groups: Vec<(Option<usize>, usize, usize)> = Vec::new();
+    for (n, (k, _)) in chunk_changes.iter().enumerate() {
+        let p = base.piece_for(k);
         match groups.last_mut() {
-            Some((gp, list)) if *gp == p => list.push(c),
-            _ => groups.push((p, vec![c])),
+            Some((gp, _, end)) if *gp == p => *end = n + 1,
+            _ => groups.push((p, n, n + 1)),
         }
     }
-    let touched: std::collections::HashSet<usize> = groups.iter().filter_map(|(p, _)| *p).collect();
-    let new_pieces: Vec<Vec<ManifestPiece>> = futures::stream::iter(groups.into_iter().map(|(p, list)| async move {
-        let merged = match p {
-            Some(i) => {
-                let m = repo.load_manifest(&base.manifests[i].id).await?;
-                merge_entries(&m.entries, &list)
-            }
-            None => merge_entries(&[], &list),
-        };
-        write_pieces(repo, merged).await
+    let touched: std::collections::HashSet<usize> = groups.iter().filter_map(|(p, _, _)| *p).collect();
+    let chunk_changes = Arc::new(chunk_changes);
+    let base_ids: Vec<ObjectId> = base.manifests.iter().map(|p| p.id).collect();
+    let new_pieces: Vec<Vec<ManifestPiece>> = futures::stream::iter(groups.into_iter().map(|(p, start, end)| {
+        let repo = repo.clone();
+        let changes = chunk_changes.clone();
+        let id = p.map(|i| base_ids[i]);
+        async move {
+            let list = &changes[start..end];
+            let merged = match id {
+                Some(id) => {
+                    let m = repo.load_manifest(&id).await?;
+                    merge_entries(&m.entries, list)
+                }
+                None => merge_entries(&[], list),
+            };
+            write_pieces(&repo, merged).await
+        }
     }))
     .buffer_unordered(MANIFEST_WRITE_CONCURRENCY)
     .try_collect()
@@ -269,7 +277,7 @@ mod tests {
         let base = vec![("a".to_string(), r(1)), ("c".to_string(), r(3)), ("e".to_string(), r(5))];
         let (a, b, c, f) = ("a".to_string(), "b".to_string(), "c".to_string(), "f".to_string());
         let r9 = r(9);
-        let changes = vec![(&a, Some(&r9)), (&b, Some(&r9)), (&c, None), (&f, Some(&r9))];
+        let changes = vec![(a, Some(r9.clone())), (b, Some(r9.clone())), (c, None), (f, Some(r9))];
         let out = merge_entries(&base, &changes);
         let keys: Vec<&str> = out.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, vec!["a", "b", "e", "f"]);

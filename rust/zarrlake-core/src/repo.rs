@@ -30,6 +30,8 @@ pub(crate) struct RepoInner {
     commits: Cache<ObjectId, Arc<Commit>>,
     snapshots: Cache<ObjectId, Arc<Snapshot>>,
     manifests: Cache<ObjectId, Arc<Manifest>>,
+    /// Virtual URL prefixes this client allows on top of the repo config's.
+    virtual_allow: parking_lot::RwLock<Vec<String>>,
 }
 
 /// What a ref names: a commit (none for an empty `main`) and, for a branch, its name.
@@ -72,6 +74,7 @@ impl Repository {
                 commits: Cache::new(10_000),
                 snapshots: Cache::new(64),
                 manifests: Cache::new(512),
+                virtual_allow: parking_lot::RwLock::new(Vec::new()),
             }),
         })
     }
@@ -132,6 +135,23 @@ impl Repository {
 
     pub fn location(&self) -> String {
         self.inner.storage.location().to_string()
+    }
+
+    /// Lets this handle read virtual chunks under `prefixes` (in addition to the repo's).
+    pub fn allow_virtual(&self, prefixes: Vec<String>) {
+        let mut allow = self.inner.virtual_allow.write();
+        for p in prefixes {
+            if !allow.contains(&p) {
+                allow.push(p);
+            }
+        }
+    }
+
+    /// Every prefix virtual chunks may be read from: the repo config's plus this handle's.
+    pub fn allowed_virtual_prefixes(&self) -> Vec<String> {
+        let mut all = self.inner.config.virtual_prefixes.clone();
+        all.extend(self.inner.virtual_allow.read().iter().cloned());
+        all
     }
 
     pub(crate) fn storage(&self) -> &Storage {

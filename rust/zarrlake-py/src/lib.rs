@@ -1,1 +1,18 @@
+//! `zarrlake._native`: thin bindings over zarrlake-core. Conversion, error mapping and
+//! GIL release only; the user-facing API lives in the Python package.
 
+mod convert;
+mod errors;
+mod repository;
+mod runtime;
+mod session;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<repository::PyRepository>()?;
+    m.add_class::<session::PySession>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -31,8 +31,12 @@ impl Session {
             Some(t) => base.manifests.partition_point(|p| p.first.as_str() < t).max(first + 1),
             None => base.manifests.len(),
         };
-        let repo = &self.inner.repo;
-        futures::stream::iter(base.manifests[first..last].iter().map(|p| repo.load_manifest(&p.id)))
+        let ids: Vec<_> = base.manifests[first..last].iter().map(|p| p.id).collect();
+        let repo = self.inner.repo.clone();
+        futures::stream::iter(ids.into_iter().map(move |id| {
+            let repo = repo.clone();
+            async move { repo.load_manifest(&id).await }
+        }))
             .buffered(16)
             .try_collect()
             .await

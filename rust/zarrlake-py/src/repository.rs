@@ -1,0 +1,153 @@
+//! `Repository`: open/create repos, refs, history and session creation.
+
+use std::collections::HashMap;
+
+use pyo3::prelude::*;
+use zarrlake_core::{Author, ObjectId, RepoConfig, Repository};
+
+use crate::convert::{commit_dict, opt_id, parse_id, session_info_tuple, CommitDict, SessionInfoTuple};
+use crate::runtime::block;
+use crate::session::PySession;
+
+#[pyclass(name = "Repository", module = "zarrlake._native", frozen, skip_from_py_object)]
+pub struct PyRepository(pub Repository);
+
+#[pymethods]
+impl PyRepository {
+    #[staticmethod]
+    #[pyo3(signature = (location, hash_method="sha256", inline_threshold=512, virtual_prefixes=Vec::new()))]
+    fn create(py: Python<'_>, location: String, hash_method: &str, inline_threshold: u64, virtual_prefixes: Vec<String>) -> PyResult<Self> {
+        let config = RepoConfig { hash_method: hash_method.to_string(), inline_threshold, virtual_prefixes, ..RepoConfig::default() };
+        block(py, Repository::create(&location, config)).map(PyRepository)
+    }
+
+    #[staticmethod]
+    fn open(py: Python<'_>, location: String) -> PyResult<Self> {
+        block(py, Repository::open(&location)).map(PyRepository)
+    }
+
+    #[staticmethod]
+    fn exists(py: Python<'_>, location: String) -> PyResult<bool> {
+        block(py, Repository::exists(&location))
+    }
+
+    #[staticmethod]
+    fn delete(py: Python<'_>, location: String) -> PyResult<()> {
+        block(py, Repository::delete(&location))
+    }
+
+    #[getter]
+    fn location(&self) -> String {
+        self.0.location()
+    }
+
+    fn config(&self) -> HashMap<String, Py<PyAny>> {
+        Python::attach(|py| {
+            let c = self.0.config();
+            let mut m = HashMap::new();
+            m.insert("format_version".to_string(), c.format_version.into_pyobject(py).map(|o| o.into_any().unbind()).unwrap_or_else(|_| py.None()));
+            m.insert("hash_method".to_string(), c.hash_method.clone().into_pyobject(py).map(|o| o.into_any().unbind()).unwrap_or_else(|_| py.None()));
+            m.insert("inline_threshold".to_string(), c.inline_threshold.into_pyobject(py).map(|o| o.into_any().unbind()).unwrap_or_else(|_| py.None()));
+            m.insert("virtual_prefixes".to_string(), c.virtual_prefixes.clone().into_pyobject(py).map(|o| o.into_any().unbind()).unwrap_or_else(|_| py.None()));
+            m
+        })
+    }
+
+    /// (commit id or None, branch name or None)
+    fn resolve(&self, py: Python<'_>, r: String) -> PyResult<(Option<String>, Option<String>)> {
+        let res = block(py, self.0.resolve(&r))?;
+        Ok((res.commit.map(|c| c.to_string()), res.branch))
+    }
+
+    fn branches(&self, py: Python<'_>) -> PyResult<Vec<(String, Option<String>)>> {
+        let b = block(py, self.0.branches())?;
+        Ok(b.into_iter().map(|(n, c)| (n, opt_id(c))).collect())
+    }
+
+    fn tags(&self, py: Python<'_>) -> PyResult<Vec<(String, Option<String>)>> {
+        let t = block(py, self.0.tags())?;
+        Ok(t.into_iter().map(|(n, c)| (n, opt_id(c))).collect())
+    }
+
+    fn create_branch(&self, py: Python<'_>, name: String, commit: String) -> PyResult<()> {
+        let id = parse_id(&commit)?;
+        block(py, self.0.create_branch(&name, id))
+    }
+
+    fn delete_branch(&self, py: Python<'_>, name: String) -> PyResult<()> {
+        block(py, self.0.delete_branch(&name))
+    }
+
+    #[pyo3(signature = (name, commit, message, author_name, author_email))]
+    fn create_tag(&self, py: Python<'_>, name: String, commit: String, message: Option<String>, author_name: String, author_email: String) -> PyResult<()> {
+        let id = parse_id(&commit)?;
+        let author = Author { name: author_name, email: author_email };
+        block(py, self.0.create_tag(&name, id, message, &author))
+    }
+
+    fn delete_tag(&self, py: Python<'_>, name: String) -> PyResult<()> {
+        block(py, self.0.delete_tag(&name))
+    }
+
+    /// Commits from `start` back to the root, newest first (`limit` 0 = all).
+    #[pyo3(signature = (start, limit=0))]
+    fn log(&self, py: Python<'_>, start: Option<String>, limit: usize) -> PyResult<Vec<CommitDict>> {
+        let start: Option<ObjectId> = start.map(|s| parse_id(&s)).transpose()?;
+        let commits = block(py, self.0.log(start, limit))?;
+        Ok(commits.iter().map(|c| commit_dict(c)).collect())
+    }
+
+    fn get_commit(&self, py: Python<'_>, id: String) -> PyResult<CommitDict> {
+        let id = parse_id(&id)?;
+        let c = block(py, self.0.load_commit(&id))?;
+        Ok(commit_dict(&c))
+    }
+
+    /// Keys changed by a commit and the node paths it deleted.
+    fn commit_changes(&self, py: Python<'_>, id: String) -> PyResult<(Vec<String>, Vec<String>)> {
+        let id = parse_id(&id)?;
+        let c = block(py, self.0.load_commit(&id))?;
+        Ok((c.changes.keys.clone(), c.changes.deleted_nodes.clone()))
+    }
+
+    #[pyo3(signature = (branch, commit, for_writing, expires_in_micros, author_name, author_email, message=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn start_session(
+        &self,
+        py: Python<'_>,
+        branch: Option<String>,
+        commit: Option<String>,
+        for_writing: bool,
+        expires_in_micros: i64,
+        author_name: String,
+        author_email: String,
+        message: Option<String>,
+    ) -> PyResult<PySession> {
+        let commit = commit.map(|c| parse_id(&c)).transpose()?;
+        let author = Author { name: author_name, email: author_email };
+        let s = block(py, self.0.start_session(branch, commit, for_writing, expires_in_micros, author, message))?;
+        Ok(PySession(s))
+    }
+
+    fn join_session(&self, py: Python<'_>, id: String) -> PyResult<PySession> {
+        block(py, self.0.join_session(&id)).map(PySession)
+    }
+
+    fn list_active_sessions(&self, py: Python<'_>) -> PyResult<Vec<SessionInfoTuple>> {
+        let infos = block(py, self.0.list_active_sessions())?;
+        Ok(infos.iter().map(session_info_tuple).collect())
+    }
+
+    /// Allows this handle to read virtual chunks under these URL prefixes.
+    fn allow_virtual(&self, prefixes: Vec<String>) {
+        self.0.allow_virtual(prefixes)
+    }
+
+    fn allowed_virtual_prefixes(&self) -> Vec<String> {
+        self.0.allowed_virtual_prefixes()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<zarrlake._native.Repository {}>", self.0.location())
+    }
+}

@@ -1,0 +1,210 @@
+//! `Session`: the key/value surface the Zarr store and the repo API use.
+//! Hot-path methods come in a blocking and an `_async` form.
+
+use bytes::Bytes;
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::PyBytes;
+use zarrlake_core::{ChunkRef, Session};
+
+use crate::convert::{opt_id, to_range, RangeArg};
+use crate::runtime::{awaitable, block};
+
+#[pyclass(name = "Session", module = "zarrlake._native", frozen, skip_from_py_object)]
+pub struct PySession(pub Session);
+
+fn owned(data: PyBackedBytes) -> Bytes {
+    // Zero-copy: the Python bytes object stays alive as the owner.
+    Bytes::from_owner(data)
+}
+
+/// Python bytes out; `None` for a missing key.
+struct OptBytes(Option<Bytes>);
+
+impl<'py> IntoPyObject<'py> for OptBytes {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(match self.0 {
+            Some(b) => PyBytes::new(py, &b).into_any(),
+            None => py.None().into_bound(py),
+        })
+    }
+}
+
+struct OptBytesList(Vec<Option<Bytes>>);
+
+impl<'py> IntoPyObject<'py> for OptBytesList {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let items: Vec<Bound<'py, PyAny>> = self.0.into_iter().map(|b| OptBytes(b).into_pyobject(py)).collect::<PyResult<_>>()?;
+        Ok(pyo3::types::PyList::new(py, items)?.into_any())
+    }
+}
+
+type RefTuple = (String, String, u64, u64, Option<String>, Option<i64>);
+
+#[pymethods]
+impl PySession {
+    #[getter]
+    fn id(&self) -> String {
+        self.0.id().to_string()
+    }
+    #[getter]
+    fn writable(&self) -> bool {
+        self.0.writable()
+    }
+    #[getter]
+    fn branch(&self) -> Option<String> {
+        self.0.branch()
+    }
+    #[getter]
+    fn base_commit(&self) -> Option<String> {
+        opt_id(self.0.base_commit())
+    }
+    #[getter]
+    fn author_name(&self) -> String {
+        self.0.author().name.clone()
+    }
+    #[getter]
+    fn author_email(&self) -> String {
+        self.0.author().email.clone()
+    }
+    #[getter]
+    fn message(&self) -> Option<String> {
+        self.0.message().map(str::to_string)
+    }
+    #[getter]
+    fn start_micros(&self) -> i64 {
+        self.0.start_micros()
+    }
+    #[getter]
+    fn expires_micros(&self) -> Option<i64> {
+        self.0.expires_micros()
+    }
+    fn has_changes(&self) -> bool {
+        self.0.has_changes()
+    }
+    fn check_writable(&self) -> PyResult<()> {
+        self.0.check_writable().map_err(|e| crate::errors::PyCoreError(e).into())
+    }
+
+    // ---- reads ----
+    #[pyo3(signature = (key, byte_range=None))]
+    fn get(&self, py: Python<'_>, key: String, byte_range: Option<RangeArg>) -> PyResult<OptBytes> {
+        let r = to_range(byte_range)?;
+        block(py, self.0.get(&key, r)).map(OptBytes)
+    }
+    #[pyo3(signature = (key, byte_range=None))]
+    fn get_async<'py>(&self, py: Python<'py>, key: String, byte_range: Option<RangeArg>) -> PyResult<Bound<'py, PyAny>> {
+        let r = to_range(byte_range)?;
+        let s = self.0.clone();
+        awaitable(py, async move { s.get(&key, r).await.map(OptBytes) })
+    }
+    fn get_many_async<'py>(&self, py: Python<'py>, requests: Vec<(String, Option<RangeArg>)>) -> PyResult<Bound<'py, PyAny>> {
+        let reqs = requests.into_iter().map(|(k, r)| Ok((k, to_range(r)?))).collect::<PyResult<Vec<_>>>()?;
+        let s = self.0.clone();
+        awaitable(py, async move { s.get_many(reqs).await.map(OptBytesList) })
+    }
+    fn exists(&self, py: Python<'_>, key: String) -> PyResult<bool> {
+        block(py, self.0.exists(&key))
+    }
+    fn exists_async<'py>(&self, py: Python<'py>, key: String) -> PyResult<Bound<'py, PyAny>> {
+        let s = self.0.clone();
+        awaitable(py, async move { s.exists(&key).await })
+    }
+    fn getsize(&self, py: Python<'_>, key: String) -> PyResult<Option<u64>> {
+        block(py, self.0.getsize(&key))
+    }
+    fn getsize_async<'py>(&self, py: Python<'py>, key: String) -> PyResult<Bound<'py, PyAny>> {
+        let s = self.0.clone();
+        awaitable(py, async move { s.getsize(&key).await })
+    }
+    fn list_prefix(&self, py: Python<'_>, prefix: String) -> PyResult<Vec<String>> {
+        block(py, self.0.list_prefix(&prefix))
+    }
+    fn list_prefix_async<'py>(&self, py: Python<'py>, prefix: String) -> PyResult<Bound<'py, PyAny>> {
+        let s = self.0.clone();
+        awaitable(py, async move { s.list_prefix(&prefix).await })
+    }
+    fn list_dir(&self, py: Python<'_>, prefix: String) -> PyResult<Vec<String>> {
+        block(py, self.0.list_dir(&prefix))
+    }
+    fn list_dir_async<'py>(&self, py: Python<'py>, prefix: String) -> PyResult<Bound<'py, PyAny>> {
+        let s = self.0.clone();
+        awaitable(py, async move { s.list_dir(&prefix).await })
+    }
+
+    // ---- writes ----
+    fn set(&self, py: Python<'_>, key: String, data: PyBackedBytes) -> PyResult<()> {
+        let d = owned(data);
+        block(py, self.0.set(&key, d))
+    }
+    fn set_async<'py>(&self, py: Python<'py>, key: String, data: PyBackedBytes) -> PyResult<Bound<'py, PyAny>> {
+        let d = owned(data);
+        let s = self.0.clone();
+        awaitable(py, async move { s.set(&key, d).await })
+    }
+    fn set_many(&self, py: Python<'_>, items: Vec<(String, PyBackedBytes)>) -> PyResult<()> {
+        let items = items.into_iter().map(|(k, d)| (k, owned(d))).collect();
+        block(py, self.0.set_many(items))
+    }
+    fn set_many_async<'py>(&self, py: Python<'py>, items: Vec<(String, PyBackedBytes)>) -> PyResult<Bound<'py, PyAny>> {
+        let items = items.into_iter().map(|(k, d)| (k, owned(d))).collect();
+        let s = self.0.clone();
+        awaitable(py, async move { s.set_many(items).await })
+    }
+    fn set_if_not_exists_async<'py>(&self, py: Python<'py>, key: String, data: PyBackedBytes) -> PyResult<Bound<'py, PyAny>> {
+        let d = owned(data);
+        let s = self.0.clone();
+        awaitable(py, async move { s.set_if_not_exists(&key, d).await })
+    }
+    /// Records virtual references: (key, url, offset, length, etag, mtime_micros).
+    fn set_virtual_refs(&self, py: Python<'_>, refs: Vec<RefTuple>) -> PyResult<()> {
+        let items = refs
+            .into_iter()
+            .map(|(k, url, offset, len, etag, mtime)| (k, ChunkRef::Virtual { url, offset, len, etag, mtime }))
+            .collect();
+        block(py, self.0.set_refs(items))
+    }
+    fn delete(&self, py: Python<'_>, key: String) -> PyResult<()> {
+        block(py, self.0.delete(&key))
+    }
+    fn delete_async<'py>(&self, py: Python<'py>, key: String) -> PyResult<Bound<'py, PyAny>> {
+        let s = self.0.clone();
+        awaitable(py, async move { s.delete(&key).await })
+    }
+    fn delete_dir_async<'py>(&self, py: Python<'py>, prefix: String) -> PyResult<Bound<'py, PyAny>> {
+        let s = self.0.clone();
+        awaitable(py, async move { s.delete_dir(&prefix).await })
+    }
+
+    // ---- session lifecycle ----
+    #[pyo3(signature = (limit=0))]
+    fn status(&self, py: Python<'_>, limit: usize) -> PyResult<Vec<(String, bool)>> {
+        block(py, self.0.status(limit))
+    }
+    /// The new commit id, or None when there was nothing to commit.
+    fn commit(&self, py: Python<'_>, message: String, auto_ff: bool) -> PyResult<Option<String>> {
+        block(py, self.0.commit(&message, auto_ff)).map(|c| c.map(|id| id.to_string()))
+    }
+    fn fast_forward(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        block(py, self.0.fast_forward()).map(opt_id)
+    }
+    fn update_expiration(&self, py: Python<'_>, expires_in_micros: i64) -> PyResult<i64> {
+        block(py, self.0.update_expiration(expires_in_micros))
+    }
+    fn abandon(&self, py: Python<'_>) -> PyResult<()> {
+        block(py, self.0.abandon())
+    }
+    fn set_branch(&self, py: Python<'_>, branch: String) -> PyResult<()> {
+        block(py, self.0.set_branch(&branch))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<zarrlake._native.Session {}>", self.0.id())
+    }
+}
