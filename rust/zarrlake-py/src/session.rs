@@ -138,6 +138,11 @@ impl PySession {
         awaitable(py, async move { s.list_dir(&prefix).await })
     }
 
+    /// Every metadata document in the session as (key, bytes), sorted by key.
+    fn metadata_documents<'py>(&self, py: Python<'py>) -> Vec<(String, Bound<'py, PyBytes>)> {
+        self.0.metadata_documents().into_iter().map(|(k, b)| (k, PyBytes::new(py, &b))).collect()
+    }
+
     // ---- writes ----
     fn set(&self, py: Python<'_>, key: String, data: PyBackedBytes) -> PyResult<()> {
         let d = owned(data);

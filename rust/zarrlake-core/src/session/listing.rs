@@ -75,6 +75,26 @@ impl Session {
         Ok(out.into_iter().collect())
     }
 
+    /// Every metadata document (`zarr.json`, `.zarray`, `.zattrs`, ...) in the session, sorted.
+    pub fn metadata_documents(&self) -> Vec<(String, bytes::Bytes)> {
+        let st = self.inner.state.read();
+        let mut docs = st.base.metadata.clone();
+        for (k, c) in st.changes.iter() {
+            if !crate::keys::is_metadata_key(k) {
+                continue;
+            }
+            match &c.value {
+                Some(crate::format::Value::Meta(b)) => {
+                    docs.insert(k.clone(), b.clone());
+                }
+                _ => {
+                    docs.remove(k);
+                }
+            }
+        }
+        docs.into_iter().collect()
+    }
+
     /// The names directly under the directory `prefix` (files and implicit directories).
     pub async fn list_dir(&self, prefix: &str) -> Result<Vec<String>> {
         validate_prefix(prefix)?;

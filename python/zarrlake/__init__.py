@@ -1,0 +1,81 @@
+"""zarrlake: a version-controlled data lake for Zarr arrays.
+
+>>> import zarrlake
+>>> repo = zarrlake.Client("/tmp/lake").get_or_create_repo("org/demo")
+"""
+
+from __future__ import annotations
+
+from ._native import __version__
+from .client import AsyncClient, Client
+from .errors import (
+    CommitFailedError,
+    ConflictError,
+    CorruptObjectError,
+    InvalidInputError,
+    InvalidNameError,
+    NotOnBranchError,
+    ReadOnlyError,
+    RefExistsError,
+    RefNotFoundError,
+    RepoExistsError,
+    RepoNotFoundError,
+    SessionExpiredError,
+    SourceChangedError,
+    StorageError,
+    VirtualAccessError,
+    ZarrlakeError,
+)
+from .repo import AsyncRepo, Repo
+from .types import (
+    Author,
+    Branch,
+    Chunkstore,
+    Commit,
+    CommitData,
+    CommitLog,
+    LocalReadSession,
+    LocalSession,
+    LocalWriteSession,
+    MetastoreDatabase,
+    SessionInfo,
+    SessionStatus,
+    Tag,
+)
+
+__all__ = [
+    "AsyncClient",
+    "AsyncRepo",
+    "Author",
+    "Branch",
+    "Chunkstore",
+    "Client",
+    "Commit",
+    "CommitData",
+    "CommitFailedError",
+    "CommitLog",
+    "ConflictError",
+    "CorruptObjectError",
+    "InvalidInputError",
+    "InvalidNameError",
+    "LocalReadSession",
+    "LocalSession",
+    "LocalWriteSession",
+    "MetastoreDatabase",
+    "NotOnBranchError",
+    "ReadOnlyError",
+    "RefExistsError",
+    "RefNotFoundError",
+    "Repo",
+    "RepoExistsError",
+    "RepoNotFoundError",
+    "SessionExpiredError",
+    "SessionInfo",
+    "SessionStatus",
+    "SourceChangedError",
+    "StorageError",
+    "Tag",
+    "VirtualAccessError",
+    "ZarrlakeError",
+    "__version__",
+]

@@ -1,0 +1,32 @@
+"""Name rules for repos, branches and tags."""
+
+from __future__ import annotations
+
+import re
+
+from .errors import InvalidNameError
+
+_REPO_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]+")
+_REF = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,199}")
+
+
+def validate_repo_name(name: object) -> tuple[str, str]:
+    """Split ``org/name`` into its parts, or raise :class:`InvalidNameError`."""
+    if not isinstance(name, str):
+        raise InvalidNameError(f"Repo names are strings like 'org/name', got {type(name).__name__}")
+    parts = name.split("/")
+    if len(parts) != 2 or not all(_REPO_PART.fullmatch(p) for p in parts):
+        raise InvalidNameError(
+            f"Not a valid repo identifier: {name!r}. Use 'org/name', each part at least two "
+            "characters of letters, digits, '.', '_' or '-', starting with a letter, digit or '_'."
+        )
+    return parts[0], parts[1]
+
+
+def validate_ref_name(name: object, kind: str) -> str:
+    if not isinstance(name, str) or not _REF.fullmatch(name) or ".." in name:
+        raise InvalidNameError(
+            f"invalid {kind} name {name!r}: use 1-200 letters, digits, '.', '_' or '-', "
+            "not starting with '.' or '-'"
+        )
+    return name

@@ -1,0 +1,129 @@
+"""Exception classes.
+
+Every error derives from :class:`ZarrlakeError` and also from the builtin that Arraylake
+raised in the same situation, so existing ``except ValueError`` clauses keep working.
+The Rust core raises these by name (see ``rust/zarrlake-py/src/errors.rs``).
+"""
+
+from __future__ import annotations
+
+
+class ZarrlakeError(Exception):
+    """Base class of every zarrlake error. ``kind`` is a stable machine-readable code."""
+
+    kind: str = "zarrlake"
+
+
+class ConflictError(ZarrlakeError, RuntimeError):
+    """Fast-forward or commit conflict; ``paths`` lists every conflicting Zarr key."""
+
+    kind = "conflict"
+
+    def __init__(self, message: str, paths: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.paths: list[str] = list(paths or [])
+
+
+class NotOnBranchError(ZarrlakeError, RuntimeError):
+    """Commit or fast-forward attempted at a tag or commit."""
+
+    kind = "not_on_branch"
+
+
+class ReadOnlyError(ZarrlakeError, OSError):
+    """A write to a read-only session."""
+
+    kind = "read_only"
+
+
+class SessionExpiredError(ZarrlakeError, ValueError):
+    """Writing to or joining an expired, abandoned or committed session."""
+
+    kind = "session_expired"
+
+
+class RefNotFoundError(ZarrlakeError, ValueError):
+    """Unknown branch, tag or commit."""
+
+    kind = "ref_not_found"
+
+
+class RefExistsError(ZarrlakeError, ValueError):
+    """A branch or tag name that is already taken."""
+
+    kind = "ref_exists"
+
+
+class RepoNotFoundError(ZarrlakeError, ValueError):
+    kind = "repo_not_found"
+
+
+class RepoExistsError(ZarrlakeError, ValueError):
+    kind = "repo_exists"
+
+
+class InvalidNameError(ZarrlakeError, ValueError):
+    """A bad repo, branch, tag or path name."""
+
+    kind = "invalid_name"
+
+
+class InvalidInputError(ZarrlakeError, ValueError):
+    """A bad argument, e.g. an expiry beyond 7 days."""
+
+    kind = "invalid_input"
+
+
+class CommitFailedError(ZarrlakeError):
+    """The branch could not be updated: retries exhausted, or it moved and auto_ff=False."""
+
+    kind = "commit_failed"
+
+
+class CorruptObjectError(ZarrlakeError, OSError):
+    """A stored object could not be decoded."""
+
+    kind = "corrupt_object"
+
+
+class VirtualAccessError(ZarrlakeError, PermissionError):
+    """A virtual reference points outside the prefixes this reader allows."""
+
+    kind = "virtual_not_allowed"
+
+
+class SourceChangedError(ZarrlakeError, OSError):
+    """The source file of a virtual reference changed since it was referenced."""
+
+    kind = "source_changed"
+
+
+class ObjectNotFoundError(ZarrlakeError, FileNotFoundError):
+    kind = "not_found"
+
+
+class StorageError(ZarrlakeError, OSError):
+    """The object store failed."""
+
+    kind = "storage"
+
+
+__all__ = [
+    "CommitFailedError",
+    "ConflictError",
+    "CorruptObjectError",
+    "InvalidInputError",
+    "InvalidNameError",
+    "NotOnBranchError",
+    "ObjectNotFoundError",
+    "ReadOnlyError",
+    "RefExistsError",
+    "RefNotFoundError",
+    "RepoExistsError",
+    "RepoNotFoundError",
+    "SessionExpiredError",
+    "SourceChangedError",
+    "StorageError",
+    "VirtualAccessError",
+    "ZarrlakeError",
+]

@@ -1,0 +1,250 @@
+"""Plain records the API returns: commits, sessions, tags, status."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._native import Session as NativeSession
+
+CommitID = str
+SessionID = str
+Path = str
+
+DEFAULT_SESSION_TIMEOUT = datetime.timedelta(days=1)
+MAX_SESSION_TIMEOUT = datetime.timedelta(days=7)
+DEFAULT_IS_WRITE_SESSION = True
+
+
+def from_micros(us: int) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(us / 1_000_000, tz=datetime.UTC)
+
+
+def to_micros(td: datetime.timedelta) -> int:
+    if not isinstance(td, datetime.timedelta):
+        raise TypeError(f"expires_in must be a datetime.timedelta, got {type(td).__name__}")
+    if td > MAX_SESSION_TIMEOUT:
+        from .errors import InvalidInputError
+
+        raise InvalidInputError("Max expiry exceeded: sessions can last at most 7 days")
+    return (td.days * 86_400 + td.seconds) * 1_000_000 + td.microseconds
+
+
+@dataclass(frozen=True)
+class Author:
+    """Who commits: name and email, recorded on every commit and tag."""
+
+    name: str | None = None
+    email: str = ""
+
+    def entry(self) -> str:
+        return f"{self.name} <{self.email}>" if self.name else f"<{self.email}>"
+
+
+@dataclass(frozen=True)
+class MetastoreDatabase:
+    """Where a repo's metadata lives: a local directory, ``file://`` or ``memory://`` URL."""
+
+    location: str
+
+
+@dataclass(frozen=True)
+class Chunkstore:
+    """Where a repo's chunks live. zarrlake keeps them beside the metadata, so this must
+    name the same location as the :class:`MetastoreDatabase`."""
+
+    location: str
+
+
+@dataclass(frozen=True)
+class Commit:
+    id: CommitID
+    parent_commit: CommitID | None
+    commit_time: datetime.datetime
+    author_name: str
+    author_email: str
+    message: str
+    session_start_time: datetime.datetime
+
+    @classmethod
+    def from_tuple(cls, t: tuple[str, str | None, str, str, str, int, int]) -> Commit:
+        cid, parent, message, name, email, time_us, start_us = t
+        return cls(cid, parent, from_micros(time_us), name, email, message, from_micros(start_us))
+
+    def author_entry(self) -> str:
+        return Author(self.author_name, self.author_email).entry()
+
+
+class CommitLog(Sequence[Commit]):
+    """The commits of a branch or commit back to the first, newest first."""
+
+    def __init__(self, commits: list[Commit]) -> None:
+        self._commits = commits
+
+    def __len__(self) -> int:
+        return len(self._commits)
+
+    def __iter__(self) -> Iterator[Commit]:
+        return iter(self._commits)
+
+    def __getitem__(self, i: Any) -> Any:
+        return self._commits[i]
+
+    def __repr__(self) -> str:
+        lines = [f"commit {c.id}\nAuthor: {c.author_entry()}\nDate:   {c.commit_time:%Y-%m-%d %H:%M:%S %Z}\n\n    {c.message}\n" for c in self._commits]
+        return "\n".join(lines) or "(no commits)"
+
+    def __rich__(self) -> str:
+        return repr(self)
+
+
+@dataclass(frozen=True)
+class CommitData:
+    commits: dict[CommitID, Commit]
+    branches: dict[str, CommitID]
+    tags: dict[str, CommitID]
+
+
+@dataclass(frozen=True)
+class Tag:
+    id: str
+    commit_id: CommitID
+    message: str | None = None
+    author_name: str | None = None
+    author_email: str | None = None
+
+
+@dataclass(frozen=True)
+class Branch:
+    id: str
+    commit_id: CommitID
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    id: SessionID
+    branch: str | None
+    base_commit: CommitID | None
+    author_name: str
+    author_email: str
+    message: str | None
+    start_time: datetime.datetime
+    expiration: datetime.datetime
+
+    @classmethod
+    def from_tuple(cls, t: tuple[str, str | None, str | None, str, str, str | None, int, int]) -> SessionInfo:
+        sid, branch, base, name, email, message, start, expires = t
+        return cls(sid, branch, base, name, email, message, from_micros(start), from_micros(expires))
+
+
+class LocalSession:
+    """The session a repo is working in: its id, base commit and branch."""
+
+    def __init__(self, native: NativeSession) -> None:
+        self._native = native
+
+    @property
+    def id(self) -> SessionID:
+        return self._native.id
+
+    @property
+    def branch(self) -> str | None:
+        return self._native.branch
+
+    @property
+    def base_commit(self) -> CommitID | None:
+        return self._native.base_commit
+
+    @property
+    def author_name(self) -> str:
+        return self._native.author_name
+
+    @property
+    def author_email(self) -> str:
+        return self._native.author_email
+
+    @property
+    def message(self) -> str | None:
+        return self._native.message
+
+    @property
+    def start_time(self) -> datetime.datetime:
+        return from_micros(self._native.start_micros)
+
+    @property
+    def session_type(self) -> str:
+        return "write" if self._native.writable else "read"
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} id={self.id} branch={self.branch} "
+            f"base_commit={self.base_commit}>"
+        )
+
+
+class LocalReadSession(LocalSession):
+    """A read-only session; it lives only in this process."""
+
+
+class LocalWriteSession(LocalSession):
+    """A write session, stored in the repo so other processes can join it by id."""
+
+    @property
+    def expiration(self) -> datetime.datetime:
+        us = self._native.expires_micros
+        return from_micros(us if us is not None else 0)
+
+    def update_expiration(self, expires_in: datetime.timedelta) -> LocalWriteSession:
+        """Set the session to expire ``expires_in`` after its start (at most 7 days)."""
+        self._native.update_expiration(to_micros(expires_in))
+        return self
+
+    def abandon(self) -> LocalWriteSession:
+        """Discard the session and its changes; later writes and joins fail."""
+        self._native.abandon()
+        return self
+
+
+class AsyncLocalWriteSession(LocalWriteSession):
+    """The write session handed out by :class:`~zarrlake.AsyncRepo`: methods are awaitable."""
+
+    async def update_expiration(self, expires_in: datetime.timedelta) -> AsyncLocalWriteSession:  # type: ignore[override]
+        import asyncio
+
+        await asyncio.to_thread(self._native.update_expiration, to_micros(expires_in))
+        return self
+
+    async def abandon(self) -> AsyncLocalWriteSession:  # type: ignore[override]
+        import asyncio
+
+        await asyncio.to_thread(self._native.abandon)
+        return self
+
+
+@dataclass
+class SessionStatus:
+    """What the current session changed."""
+
+    repo_name: str
+    session: LocalSession
+    modified_paths: list[tuple[Path, bool]] = field(default_factory=list)
+
+    def rich_output(self) -> str:
+        s = self.session
+        lines = [
+            f"Repo: {self.repo_name}",
+            f"Session: {s.id}, started {s.start_time:%Y-%m-%d %H:%M:%S %Z}",
+            f"Base commit: {s.base_commit}",
+            f"Branch: {s.branch}" if s.branch else "Not on a branch",
+        ]
+        if not self.modified_paths:
+            lines.append("No changes in current session")
+        for path, deleted in self.modified_paths:
+            lines.append(f"{'deleted ' if deleted else 'modified'} {path}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.rich_output()
