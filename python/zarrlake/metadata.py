@@ -45,7 +45,8 @@ def nodes(core: RepoCore) -> dict[str, Node]:
     for key, raw in docs:
         path, name = _basename(key)
         try:
-            doc = json.loads(raw)
+            # NaN and infinities become strings, as filter queries expect ("x == 'NaN'").
+            doc = json.loads(raw, parse_constant=str)
         except (ValueError, UnicodeDecodeError):
             continue  # not a metadata document zarr could read either
         if not isinstance(doc, dict):

@@ -1,0 +1,42 @@
+# zarrlake: `make demo` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export PYO3_PYTHON := $(abspath $(PY))
+EXTRAS := test,xarray,virtual
+
+.PHONY: demo test develop lint fmt bench bench-quick clean
+
+$(PY):
+	"$$(scripts/find-python312)" -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.deps: pyproject.toml | $(PY)
+	$(PY) -m pip install -q "maturin>=1.9.4,<2"
+	touch $@
+
+# Builds the extension once, in release mode, and installs the package editable.
+develop: $(VENV)/.deps
+	$(VENV)/bin/maturin develop --release -q --extras $(EXTRAS)
+
+demo: develop
+	$(VENV)/bin/zarrlake demo
+
+# Rust tests reuse the release build's dependencies (no second debug build).
+test: develop
+	cargo test --release -p zarrlake-core
+	$(VENV)/bin/pytest -q tests
+
+lint: develop
+	cargo fmt --all --check
+	cargo clippy --release --workspace --all-targets -- -D warnings
+	$(VENV)/bin/ruff check python tests benches
+
+fmt:
+	cargo fmt --all
+	$(VENV)/bin/ruff check --fix python tests benches
+
+-include benches/Makefile.fragment
+
+clean:
+	rm -rf target $(VENV) demo-lake
