@@ -4,7 +4,6 @@ import itertools
 import warnings
 
 import pytest
-
 import zarrlake
 
 _counter = itertools.count()

@@ -3,10 +3,9 @@ from __future__ import annotations
 import pathlib
 
 import pytest
+import zarrlake
 from conftest import put, read
 from zarr.core.buffer import cpu
-
-import zarrlake
 
 
 @pytest.mark.parametrize("key", ["../escape", "a/../../b", "a//b", "/abs", "a/./b", "trailing/", "a\\b"])

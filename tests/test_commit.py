@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import put, read
-
 import zarrlake
+from conftest import put, read
 
 
 def other_handle(client, repo):

@@ -13,7 +13,6 @@ import time
 import numpy as np
 import pytest
 import zarr
-
 import zarrlake
 
 PROCS = 4

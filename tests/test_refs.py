@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import put, quiet, read
-
 import zarrlake
+from conftest import put, quiet, read
 
 
 def test_main_exists_in_empty_repo(repo):

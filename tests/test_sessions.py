@@ -5,9 +5,8 @@ import multiprocessing as mp
 import pickle
 
 import pytest
-from conftest import put, read
-
 import zarrlake
+from conftest import put, read
 
 
 def test_expiry_limits(repo):

@@ -20,8 +20,8 @@ from .errors import (
     RefExistsError,
 )
 from .types import (
-    Author,
     AsyncLocalWriteSession,
+    Author,
     Branch,
     Commit,
     CommitData,

@@ -26,7 +26,11 @@ def _dataset() -> Any:
             "temperature": (("time", "lat", "lon"), temperature, {"units": "degC", "long_name": "air temperature"}),
             "precipitation": (("time", "lat", "lon"), precipitation, {"units": "mm/day"}),
         },
-        coords={"time": time_, "lat": ("lat", lat, {"units": "degrees_north"}), "lon": ("lon", lon, {"units": "degrees_east"})},
+        coords={
+            "time": time_,
+            "lat": ("lat", lat, {"units": "degrees_north"}),
+            "lon": ("lon", lon, {"units": "degrees_east"}),
+        },
         attrs={"title": "zarrlake demo climate", "source": "synthetic"},
     )
     encoding = {v: {"chunks": (8, 30, 30)} for v in ("temperature", "precipitation")}

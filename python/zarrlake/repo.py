@@ -171,7 +171,9 @@ class AsyncRepo(_DataMixin):
         """Keys the session changed; ``limit=0`` means no limit."""
         return await self._run(self._core.status, limit)
 
-    async def commit(self, message: str, auto_ff: bool = True, checkout_for_writing: bool = DEFAULT_IS_WRITE_SESSION) -> CommitID | None:
+    async def commit(
+        self, message: str, auto_ff: bool = True, checkout_for_writing: bool = DEFAULT_IS_WRITE_SESSION
+    ) -> CommitID | None:
         """Commit the session and start a new one on the same branch; returns the new commit id."""
         return await self._run(self._core.commit, message, auto_ff, checkout_for_writing)
 
@@ -338,7 +340,9 @@ class Repo(_DataMixin):
         """Keys the session changed; ``limit=0`` means no limit."""
         return self._core.status(limit)
 
-    def commit(self, message: str, auto_ff: bool = True, checkout_for_writing: bool = DEFAULT_IS_WRITE_SESSION) -> CommitID | None:
+    def commit(
+        self, message: str, auto_ff: bool = True, checkout_for_writing: bool = DEFAULT_IS_WRITE_SESSION
+    ) -> CommitID | None:
         """Commit the session's changes and start a new session on the same branch.
 
         Args:

@@ -94,7 +94,11 @@ class CommitLog(Sequence[Commit]):
         return self._commits[i]
 
     def __repr__(self) -> str:
-        lines = [f"commit {c.id}\nAuthor: {c.author_entry()}\nDate:   {c.commit_time:%Y-%m-%d %H:%M:%S %Z}\n\n    {c.message}\n" for c in self._commits]
+        lines = [
+            f"commit {c.id}\nAuthor: {c.author_entry()}\n"
+            f"Date:   {c.commit_time:%Y-%m-%d %H:%M:%S %Z}\n\n    {c.message}\n"
+            for c in self._commits
+        ]
         return "\n".join(lines) or "(no commits)"
 
     def __rich__(self) -> str:

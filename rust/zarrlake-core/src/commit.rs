@@ -10,7 +10,9 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::conflict::find_conflicts;
 use crate::error::{Error, Result};
-use crate::format::{now_micros, ChangeSummary, ChunkRef, Commit, Manifest, ManifestPiece, ObjectId, RefVersion, Snapshot, Value};
+use crate::format::{
+    now_micros, ChangeSummary, ChunkRef, Commit, Manifest, ManifestPiece, ObjectId, RefVersion, Snapshot, Value,
+};
 use crate::keys;
 use crate::repo::Repository;
 use crate::session::Session;
@@ -66,7 +68,11 @@ async fn write_pieces(repo: &Repository, entries: Vec<(String, ChunkRef)>) -> Re
     };
     for part in parts {
         let id = ObjectId::new();
-        let piece = ManifestPiece { first: part[0].0.clone(), id, count: part.len() as u64 };
+        let piece = ManifestPiece {
+            first: part[0].0.clone(),
+            id,
+            count: part.len() as u64,
+        };
         repo.write_manifest(id, Arc::new(Manifest { entries: part })).await?;
         pieces.push(piece);
     }
@@ -75,7 +81,11 @@ async fn write_pieces(repo: &Repository, entries: Vec<(String, ChunkRef)>) -> Re
 
 /// A new snapshot: `base` with `changes` applied. Only manifests whose key range holds a
 /// change are rewritten; the others are reused by id, so the cost is O(changed).
-pub async fn build_snapshot(repo: &Repository, base: &Snapshot, changes: &BTreeMap<String, Option<Value>>) -> Result<Snapshot> {
+pub async fn build_snapshot(
+    repo: &Repository,
+    base: &Snapshot,
+    changes: &BTreeMap<String, Option<Value>>,
+) -> Result<Snapshot> {
     let mut metadata = base.metadata.clone();
     let mut chunk_changes: Vec<(String, Option<ChunkRef>)> = Vec::new();
     for (k, v) in changes {
@@ -134,7 +144,13 @@ pub async fn build_snapshot(repo: &Repository, base: &Snapshot, changes: &BTreeM
 }
 
 /// Checks the commits that landed on the branch since `base` against our change.
-async fn check_upstream(repo: &Repository, base: Option<ObjectId>, tip: Option<ObjectId>, ours: &ChangeSummary, verb: &str) -> Result<()> {
+async fn check_upstream(
+    repo: &Repository,
+    base: Option<ObjectId>,
+    tip: Option<ObjectId>,
+    ours: &ChangeSummary,
+    verb: &str,
+) -> Result<()> {
     let landed = repo.commits_since(base, tip).await?;
     let theirs: Vec<&ChangeSummary> = landed.iter().map(|c| &c.changes).collect();
     let paths = find_conflicts(ours, &theirs);
@@ -142,7 +158,11 @@ async fn check_upstream(repo: &Repository, base: Option<ObjectId>, tip: Option<O
         return Ok(());
     }
     let shown: Vec<&str> = paths.iter().take(20).map(String::as_str).collect();
-    let more = if paths.len() > shown.len() { format!(" and {} more", paths.len() - shown.len()) } else { String::new() };
+    let more = if paths.len() > shown.len() {
+        format!(" and {} more", paths.len() - shown.len())
+    } else {
+        String::new()
+    };
     Err(Error::Conflict {
         message: format!(
             "Can't {verb} due to conflicting paths {{{}}}{more}: they changed both in this session and on the branch since the session started",
@@ -253,7 +273,14 @@ impl Session {
                     changes: summary.clone(),
                 })
                 .await?;
-            let v = RefVersion { commit: Some(commit.id), deleted: false, time_micros: now_micros(), message: None, author_name: None, author_email: None };
+            let v = RefVersion {
+                commit: Some(commit.id),
+                deleted: false,
+                time_micros: now_micros(),
+                message: None,
+                author_name: None,
+                author_email: None,
+            };
             if repo.put_branch_version(branch, seq, &v).await? {
                 return Ok(Some(commit.id));
             }
@@ -274,7 +301,11 @@ mod tests {
 
     #[test]
     fn merge_replaces_inserts_and_deletes() {
-        let base = vec![("a".to_string(), r(1)), ("c".to_string(), r(3)), ("e".to_string(), r(5))];
+        let base = vec![
+            ("a".to_string(), r(1)),
+            ("c".to_string(), r(3)),
+            ("e".to_string(), r(5)),
+        ];
         let (a, b, c, f) = ("a".to_string(), "b".to_string(), "c".to_string(), "f".to_string());
         let r9 = r(9);
         let changes = vec![(a, Some(r9.clone())), (b, Some(r9.clone())), (c, None), (f, Some(r9))];

@@ -11,8 +11,15 @@ use crate::keys::is_under;
 
 /// Every key of `keys` (sorted) that lies inside `node`.
 fn keys_under<'a>(keys: &'a [String], node: &'a str) -> impl Iterator<Item = &'a String> {
-    let start = if node.is_empty() { 0 } else { keys.partition_point(|k| k.as_str() < node) };
-    keys[start..].iter().take_while(move |k| node.is_empty() || k.starts_with(node)).filter(move |k| is_under(k, node))
+    let start = if node.is_empty() {
+        0
+    } else {
+        keys.partition_point(|k| k.as_str() < node)
+    };
+    keys[start..]
+        .iter()
+        .take_while(move |k| node.is_empty() || k.starts_with(node))
+        .filter(move |k| is_under(k, node))
 }
 
 /// The conflicting paths between our change and the changes that landed upstream, sorted.
@@ -49,7 +56,10 @@ mod tests {
     fn s(keys: &[&str], deleted_nodes: &[&str]) -> ChangeSummary {
         let mut keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
         keys.sort();
-        ChangeSummary { keys, deleted_nodes: deleted_nodes.iter().map(|k| k.to_string()).collect() }
+        ChangeSummary {
+            keys,
+            deleted_nodes: deleted_nodes.iter().map(|k| k.to_string()).collect(),
+        }
     }
 
     #[test]
@@ -73,7 +83,11 @@ mod tests {
             // deleting the root touches everything
             (s(&["x/c/0"], &[]), s(&["zarr.json"], &[""]), vec!["x/c/0"]),
             // different arrays
-            (s(&["a/c/0", "a/zarr.json"], &[]), s(&["b/c/0", "b/zarr.json"], &[]), vec![]),
+            (
+                s(&["a/c/0", "a/zarr.json"], &[]),
+                s(&["b/c/0", "b/zarr.json"], &[]),
+                vec![],
+            ),
         ];
         for (i, (ours, theirs, want)) in cases.iter().enumerate() {
             assert_eq!(find_conflicts(ours, &[theirs]), *want, "case {i}");

@@ -63,7 +63,10 @@ impl Error {
     }
 
     pub fn corrupt(key: impl Into<String>, reason: impl std::fmt::Display) -> Self {
-        Error::Corrupt { key: key.into(), reason: reason.to_string() }
+        Error::Corrupt {
+            key: key.into(),
+            reason: reason.to_string(),
+        }
     }
 
     /// Paths named by a conflict, empty for every other kind.

@@ -75,7 +75,9 @@ pub fn prefix_end(prefix: &str) -> Option<String> {
 pub fn validate_ref_name(kind: &str, name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 200
-        && name.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
         && !name.starts_with('.')
         && !name.starts_with('-')
         && !name.contains("..");

@@ -32,7 +32,10 @@ fn version_key(prefix: &str, seq: u64) -> String {
 
 impl VersionedCells {
     pub fn new(storage: Storage) -> Self {
-        VersionedCells { storage, seen: Mutex::new(HashMap::new()) }
+        VersionedCells {
+            storage,
+            seen: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The newest version of the cell, with its seq, or `None` if it has none.
@@ -52,20 +55,20 @@ impl VersionedCells {
             }
         }
         // Probe forward: versions are dense, so the first gap ends the sequence.
-        loop {
-            match self.storage.get(&version_key(prefix, seq + 1)).await? {
-                Some(b) => {
-                    seq += 1;
-                    bytes = Some(b);
-                }
-                None => break,
-            }
+        while let Some(b) = self.storage.get(&version_key(prefix, seq + 1)).await? {
+            seq += 1;
+            bytes = Some(b);
         }
         let bytes = match bytes {
             Some(b) => b,
             None => match self.storage.get(&version_key(prefix, seq)).await? {
                 Some(b) => b,
-                None => return Err(crate::error::Error::corrupt(version_key(prefix, seq), "ref version vanished")),
+                None => {
+                    return Err(crate::error::Error::corrupt(
+                        version_key(prefix, seq),
+                        "ref version vanished",
+                    ))
+                }
             },
         };
         let value = codec::decode(kind, &version_key(prefix, seq), &bytes)?;
@@ -99,7 +102,10 @@ impl VersionedCells {
     pub async fn put_next<T: Serialize>(&self, kind: Kind, prefix: &str, after: u64, value: &T) -> Result<bool> {
         let bytes = codec::encode(kind, value)?;
         let seq = after + 1;
-        let won = self.storage.put_if_absent(&version_key(prefix, seq), bytes.clone()).await?;
+        let won = self
+            .storage
+            .put_if_absent(&version_key(prefix, seq), bytes.clone())
+            .await?;
         if won {
             self.seen.lock().insert(prefix.to_string(), (seq, bytes));
         }
@@ -122,7 +128,10 @@ mod tests {
         // b has not seen version 1: its write of version 1 must lose.
         assert!(!b.put_next(Kind::Ref, "refs/x", 0, &"other".to_string()).await.unwrap());
         for i in 1..37u64 {
-            assert!(a.put_next(Kind::Ref, "refs/x", i, &format!("v{}", i + 1)).await.unwrap());
+            assert!(a
+                .put_next(Kind::Ref, "refs/x", i, &format!("v{}", i + 1))
+                .await
+                .unwrap());
         }
         let (seq, v): (u64, String) = b.latest(Kind::Ref, "refs/x").await.unwrap().unwrap();
         assert_eq!((seq, v.as_str()), (37, "v37"));

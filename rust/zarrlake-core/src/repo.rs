@@ -203,7 +203,8 @@ impl Repository {
 
     pub(crate) async fn write_commit(&self, c: Commit) -> Result<Arc<Commit>> {
         let c = Arc::new(c);
-        self.write_object(Kind::Commit, format!("commits/{}", c.id), c.clone()).await?;
+        self.write_object(Kind::Commit, format!("commits/{}", c.id), c.clone())
+            .await?;
         self.inner.commits.insert(c.id, c.clone());
         Ok(c)
     }
@@ -223,7 +224,8 @@ impl Repository {
     }
 
     pub(crate) async fn write_snapshot(&self, id: ObjectId, s: Arc<Snapshot>) -> Result<()> {
-        self.write_object(Kind::Snapshot, format!("snapshots/{id}"), s.clone()).await?;
+        self.write_object(Kind::Snapshot, format!("snapshots/{id}"), s.clone())
+            .await?;
         self.inner.snapshots.insert(id, s);
         Ok(())
     }
@@ -254,7 +256,8 @@ impl Repository {
     }
 
     pub(crate) async fn write_manifest(&self, id: ObjectId, m: Arc<Manifest>) -> Result<()> {
-        self.write_object(Kind::Manifest, format!("manifests/{id}"), m.clone()).await?;
+        self.write_object(Kind::Manifest, format!("manifests/{id}"), m.clone())
+            .await?;
         self.inner.manifests.insert(id, m);
         Ok(())
     }
@@ -263,7 +266,12 @@ impl Repository {
 
     /// The branch's newest version: its seq (0 if none) and commit (None if missing or deleted).
     pub async fn branch_tip(&self, name: &str) -> Result<(u64, Option<ObjectId>)> {
-        match self.inner.cells.latest::<RefVersion>(Kind::Ref, &branch_cell(name)).await? {
+        match self
+            .inner
+            .cells
+            .latest::<RefVersion>(Kind::Ref, &branch_cell(name))
+            .await?
+        {
             None => Ok((0, None)),
             Some((seq, v)) => Ok((seq, if v.deleted { None } else { v.commit })),
         }
@@ -274,7 +282,12 @@ impl Repository {
     }
 
     async fn tag_version(&self, name: &str) -> Result<(u64, Option<RefVersion>)> {
-        match self.inner.cells.latest::<RefVersion>(Kind::Ref, &tag_cell(name)).await? {
+        match self
+            .inner
+            .cells
+            .latest::<RefVersion>(Kind::Ref, &tag_cell(name))
+            .await?
+        {
             None => Ok((0, None)),
             Some((seq, v)) => Ok((seq, if v.deleted { None } else { Some(v) })),
         }
@@ -306,30 +319,50 @@ impl Repository {
     pub async fn resolve(&self, r: &str) -> Result<Resolved> {
         if validate_ref_name("ref", r).is_ok() {
             if let (_, Some(c)) = self.branch_tip(r).await? {
-                return Ok(Resolved { commit: Some(c), branch: Some(r.to_string()) });
+                return Ok(Resolved {
+                    commit: Some(c),
+                    branch: Some(r.to_string()),
+                });
             }
             if r == "main" {
-                return Ok(Resolved { commit: None, branch: Some("main".into()) });
+                return Ok(Resolved {
+                    commit: None,
+                    branch: Some("main".into()),
+                });
             }
             if let (_, Some(v)) = self.tag_version(r).await? {
-                return Ok(Resolved { commit: v.commit, branch: None });
+                return Ok(Resolved {
+                    commit: v.commit,
+                    branch: None,
+                });
             }
         }
         if ObjectId::is_hex_id(r) {
             let id: ObjectId = r.parse()?;
             if self.commit_exists(&id).await? {
-                return Ok(Resolved { commit: Some(id), branch: None });
+                return Ok(Resolved {
+                    commit: Some(id),
+                    branch: None,
+                });
             }
-            return Err(Error::RefNotFound(format!("Commit {r} was not found in commit history.")));
+            return Err(Error::RefNotFound(format!(
+                "Commit {r} was not found in commit history."
+            )));
         }
-        Err(Error::RefNotFound(format!("Ref '{r}' was not found in branches, tags, or commits.")))
+        Err(Error::RefNotFound(format!(
+            "Ref '{r}' was not found in branches, tags, or commits."
+        )))
     }
 
     async fn names_with_live_tip(&self, dir: &str, is_branch: bool) -> Result<Vec<(String, Option<ObjectId>)>> {
         let names = self.inner.storage.list_dirs(dir).await?;
         let mut out = Vec::new();
         for n in names {
-            let tip = if is_branch { self.branch_tip(&n).await?.1 } else { self.tag_version(&n).await?.1.and_then(|v| v.commit) };
+            let tip = if is_branch {
+                self.branch_tip(&n).await?.1
+            } else {
+                self.tag_version(&n).await?.1.and_then(|v| v.commit)
+            };
             if let Some(c) = tip {
                 out.push((n, Some(c)));
             }
@@ -357,7 +390,14 @@ impl Repository {
         if tip.is_some() {
             return Err(Error::RefExists(format!("Branch '{name}' already exists.")));
         }
-        let v = RefVersion { commit: Some(commit), deleted: false, time_micros: now_micros(), message: None, author_name: None, author_email: None };
+        let v = RefVersion {
+            commit: Some(commit),
+            deleted: false,
+            time_micros: now_micros(),
+            message: None,
+            author_name: None,
+            author_email: None,
+        };
         if !self.put_branch_version(name, seq, &v).await? {
             return Err(Error::RefExists(format!("Branch '{name}' already exists.")));
         }
@@ -368,20 +408,34 @@ impl Repository {
         if name == "main" {
             return Err(Error::InvalidInput("Deleting the 'main' branch is not allowed.".into()));
         }
-        validate_ref_name("branch", name).map_err(|_| Error::RefNotFound(format!("Branch '{name}' does not exist.")))?;
+        validate_ref_name("branch", name)
+            .map_err(|_| Error::RefNotFound(format!("Branch '{name}' does not exist.")))?;
         loop {
             let (seq, tip) = self.branch_tip(name).await?;
             if tip.is_none() {
                 return Err(Error::RefNotFound(format!("Branch '{name}' does not exist.")));
             }
-            let v = RefVersion { commit: None, deleted: true, time_micros: now_micros(), message: None, author_name: None, author_email: None };
+            let v = RefVersion {
+                commit: None,
+                deleted: true,
+                time_micros: now_micros(),
+                message: None,
+                author_name: None,
+                author_email: None,
+            };
             if self.put_branch_version(name, seq, &v).await? {
                 return Ok(());
             }
         }
     }
 
-    pub async fn create_tag(&self, name: &str, commit: ObjectId, message: Option<String>, author: &Author) -> Result<()> {
+    pub async fn create_tag(
+        &self,
+        name: &str,
+        commit: ObjectId,
+        message: Option<String>,
+        author: &Author,
+    ) -> Result<()> {
         validate_ref_name("tag", name)?;
         if self.branch_exists(name).await? || name == "main" {
             return Err(Error::RefExists(format!(
@@ -394,7 +448,9 @@ impl Repository {
             return Err(exists);
         }
         if !self.commit_exists(&commit).await? {
-            return Err(Error::RefNotFound(format!("Commit {commit} was not found in commit history.")));
+            return Err(Error::RefNotFound(format!(
+                "Commit {commit} was not found in commit history."
+            )));
         }
         let v = RefVersion {
             commit: Some(commit),
@@ -417,7 +473,14 @@ impl Repository {
         if existing.is_none() {
             return Err(missing());
         }
-        let v = RefVersion { commit: None, deleted: true, time_micros: now_micros(), message: None, author_name: None, author_email: None };
+        let v = RefVersion {
+            commit: None,
+            deleted: true,
+            time_micros: now_micros(),
+            message: None,
+            author_name: None,
+            author_email: None,
+        };
         if !self.inner.cells.put_next(Kind::Ref, &tag_cell(name), seq, &v).await? {
             return Err(missing());
         }

@@ -6,7 +6,10 @@ use zarrlake_core::{Author, ObjectId, RepoConfig, Repository, Session};
 const DAY: i64 = 24 * 3600 * 1_000_000;
 
 fn author() -> Author {
-    Author { name: "Ada".into(), email: "ada@example.org".into() }
+    Author {
+        name: "Ada".into(),
+        email: "ada@example.org".into(),
+    }
 }
 
 async fn new_repo() -> Repository {
@@ -16,7 +19,9 @@ async fn new_repo() -> Repository {
 
 async fn write_session(repo: &Repository, branch: &str) -> Session {
     let r = repo.resolve(branch).await.unwrap();
-    repo.start_session(r.branch, r.commit, true, DAY, author(), None).await.unwrap()
+    repo.start_session(r.branch, r.commit, true, DAY, author(), None)
+        .await
+        .unwrap()
 }
 
 async fn get(s: &Session, key: &str) -> Option<Bytes> {
@@ -40,7 +45,10 @@ async fn commit_graph_and_time_travel() {
     assert_eq!(log[0].parent, Some(c1));
     assert_eq!(log[0].changes.deleted_nodes, vec!["a".to_string()]);
 
-    let old = repo.start_session(None, Some(c1), false, 0, author(), None).await.unwrap();
+    let old = repo
+        .start_session(None, Some(c1), false, 0, author(), None)
+        .await
+        .unwrap();
     assert_eq!(get(&old, "a/c/0").await.unwrap()[0], 1);
     assert!(get(&old, "a/zarr.json").await.is_some());
     assert_eq!(old.check_writable().unwrap_err().kind(), "read_only");
@@ -72,7 +80,9 @@ async fn racing_committers_all_land() {
         tasks.push(tokio::spawn(async move {
             for i in 0..5 {
                 let s = write_session(&repo, "main").await;
-                s.set(&format!("w{w}/c/{i}"), Bytes::from(format!("{w}-{i}"))).await.unwrap();
+                s.set(&format!("w{w}/c/{i}"), Bytes::from(format!("{w}-{i}")))
+                    .await
+                    .unwrap();
                 s.commit("race", true).await.unwrap().unwrap();
             }
         }));
@@ -85,7 +95,10 @@ async fn racing_committers_all_land() {
     let s = write_session(&repo, "main").await;
     for w in 0..8 {
         for i in 0..5 {
-            assert_eq!(get(&s, &format!("w{w}/c/{i}")).await.unwrap(), Bytes::from(format!("{w}-{i}")));
+            assert_eq!(
+                get(&s, &format!("w{w}/c/{i}")).await.unwrap(),
+                Bytes::from(format!("{w}-{i}"))
+            );
         }
     }
 }
@@ -106,9 +119,15 @@ async fn racing_branch_and_tag_creation_has_one_winner() {
         wins += t.await.unwrap() as usize;
     }
     assert_eq!(wins, 1);
-    assert_eq!(repo.create_tag("dev", c, None, &author()).await.unwrap_err().kind(), "ref_exists");
+    assert_eq!(
+        repo.create_tag("dev", c, None, &author()).await.unwrap_err().kind(),
+        "ref_exists"
+    );
     repo.create_tag("v1", c, Some("m".into()), &author()).await.unwrap();
-    assert_eq!(repo.create_tag("v1", c, None, &author()).await.unwrap_err().kind(), "ref_exists");
+    assert_eq!(
+        repo.create_tag("v1", c, None, &author()).await.unwrap_err().kind(),
+        "ref_exists"
+    );
     assert_eq!(repo.create_branch("v1", c).await.unwrap_err().kind(), "ref_exists");
     assert_eq!(repo.delete_branch("main").await.unwrap_err().kind(), "invalid_input");
     repo.delete_tag("v1").await.unwrap();
@@ -151,27 +170,41 @@ async fn a_one_chunk_commit_rewrites_one_manifest() {
     let repo = new_repo().await;
     let s = write_session(&repo, "main").await;
     let n = 50_000;
-    let items = (0..n).map(|i| (format!("big/c/{i}"), Bytes::from(format!("{i}")))).collect();
+    let items = (0..n)
+        .map(|i| (format!("big/c/{i}"), Bytes::from(format!("{i}"))))
+        .collect();
     s.set_many(items).await.unwrap();
     let c1 = s.commit("many", true).await.unwrap().unwrap();
     let snap1 = repo.snapshot_of(Some(c1)).await.unwrap();
-    assert!(snap1.manifests.len() >= 3, "large key spaces are split: {}", snap1.manifests.len());
+    assert!(
+        snap1.manifests.len() >= 3,
+        "large key spaces are split: {}",
+        snap1.manifests.len()
+    );
     assert_eq!(snap1.chunk_count(), n);
 
     let s = write_session(&repo, "main").await;
     s.set("big/c/777", Bytes::from_static(b"changed")).await.unwrap();
-    s.set("aaa/c/0", Bytes::from_static(b"new array at the front")).await.unwrap();
+    s.set("aaa/c/0", Bytes::from_static(b"new array at the front"))
+        .await
+        .unwrap();
     let c2 = s.commit("one", true).await.unwrap().unwrap();
     let snap2 = repo.snapshot_of(Some(c2)).await.unwrap();
     let old: std::collections::HashSet<_> = snap1.manifests.iter().map(|p| p.id).collect();
     let rewritten = snap2.manifests.iter().filter(|p| !old.contains(&p.id)).count();
-    assert!(rewritten <= 2, "only the touched manifests are rewritten, got {rewritten}");
+    assert!(
+        rewritten <= 2,
+        "only the touched manifests are rewritten, got {rewritten}"
+    );
     assert_eq!(snap2.chunk_count(), n + 1);
 
     let s = write_session(&repo, "main").await;
     assert_eq!(get(&s, "big/c/777").await.unwrap(), Bytes::from_static(b"changed"));
     assert_eq!(get(&s, "big/c/49999").await.unwrap(), Bytes::from_static(b"49999"));
-    assert_eq!(s.list_dir("").await.unwrap(), vec!["aaa".to_string(), "big".to_string()]);
+    assert_eq!(
+        s.list_dir("").await.unwrap(),
+        vec!["aaa".to_string(), "big".to_string()]
+    );
     assert_eq!(s.list_dir("big").await.unwrap(), vec!["c".to_string()]);
     assert_eq!(s.list_prefix("big/c/").await.unwrap().len(), n as usize);
 }
@@ -185,10 +218,16 @@ async fn joined_writers_are_folded_into_one_commit() {
     joined.set("b", Bytes::from_static(b"2")).await.unwrap();
     joined.set("a", Bytes::from_static(b"later")).await.unwrap();
     let c = s.commit("both", true).await.unwrap().unwrap();
-    let r = repo.start_session(None, Some(c), false, 0, author(), None).await.unwrap();
+    let r = repo
+        .start_session(None, Some(c), false, 0, author(), None)
+        .await
+        .unwrap();
     assert_eq!(get(&r, "a").await.unwrap(), Bytes::from_static(b"later"));
     assert_eq!(get(&r, "b").await.unwrap(), Bytes::from_static(b"2"));
-    assert_eq!(joined.set("c", Bytes::from_static(b"3")).await.unwrap_err().kind(), "session_expired");
+    assert_eq!(
+        joined.set("c", Bytes::from_static(b"3")).await.unwrap_err().kind(),
+        "session_expired"
+    );
     assert_eq!(repo.join_session(s.id()).await.unwrap_err().kind(), "session_expired");
 }
 
@@ -196,7 +235,10 @@ async fn joined_writers_are_folded_into_one_commit() {
 async fn sessions_expire_and_abandon() {
     let repo = new_repo().await;
     assert_eq!(
-        repo.start_session(Some("main".into()), None, true, 8 * DAY, author(), None).await.unwrap_err().kind(),
+        repo.start_session(Some("main".into()), None, true, 8 * DAY, author(), None)
+            .await
+            .unwrap_err()
+            .kind(),
         "invalid_input"
     );
     let s = write_session(&repo, "main").await;
@@ -206,7 +248,10 @@ async fn sessions_expire_and_abandon() {
     let other = repo.join_session(s.id()).await.unwrap();
     s.abandon().await.unwrap();
     // The other handle learns of the abandon when its write reaches storage.
-    assert_eq!(other.set("a", Bytes::new()).await.unwrap_err().kind(), "session_expired");
+    assert_eq!(
+        other.set("a", Bytes::new()).await.unwrap_err().kind(),
+        "session_expired"
+    );
     assert!(repo.list_active_sessions().await.unwrap().is_empty());
 }
 
@@ -215,7 +260,13 @@ async fn local_repos_reopen_and_refuse_garbage() {
     let dir = tempfile::tempdir().unwrap();
     let loc = dir.path().join("r").to_string_lossy().to_string();
     let repo = Repository::create(&loc, RepoConfig::default()).await.unwrap();
-    assert_eq!(Repository::create(&loc, RepoConfig::default()).await.unwrap_err().kind(), "repo_exists");
+    assert_eq!(
+        Repository::create(&loc, RepoConfig::default())
+            .await
+            .unwrap_err()
+            .kind(),
+        "repo_exists"
+    );
     let s = write_session(&repo, "main").await;
     s.set("k/c/0", Bytes::from(vec![9u8; 4096])).await.unwrap();
     let c = s.commit("c", true).await.unwrap().unwrap();
@@ -224,6 +275,12 @@ async fn local_repos_reopen_and_refuse_garbage() {
     std::fs::write(dir.path().join("r").join("commits").join(c.to_string()), b"junk").unwrap();
     let fresh = Repository::open(&loc).await.unwrap();
     assert_eq!(fresh.load_commit(&c).await.unwrap_err().kind(), "corrupt_object");
-    assert_eq!(Repository::open("/nonexistent/zarrlake/x").await.unwrap_err().kind(), "repo_not_found");
-    assert_eq!(Repository::open("s3://bucket/x").await.unwrap_err().kind(), "invalid_input");
+    assert_eq!(
+        Repository::open("/nonexistent/zarrlake/x").await.unwrap_err().kind(),
+        "repo_not_found"
+    );
+    assert_eq!(
+        Repository::open("s3://bucket/x").await.unwrap_err().kind(),
+        "invalid_input"
+    );
 }

@@ -22,7 +22,16 @@ pub fn commit_dict(c: &Commit) -> CommitDict {
 }
 
 /// (id, branch, base_commit, author_name, author_email, message, start_micros, expires_micros)
-pub type SessionInfoTuple = (String, Option<String>, Option<String>, String, String, Option<String>, i64, i64);
+pub type SessionInfoTuple = (
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    i64,
+    i64,
+);
 
 pub fn session_info_tuple(i: &SessionInfo) -> SessionInfoTuple {
     (
@@ -53,12 +62,20 @@ pub enum RangeArg {
 }
 
 pub fn to_range(r: Option<RangeArg>) -> PyResult<Option<ByteRange>> {
-    let bad = |t: &str| PyCoreError(zarrlake_core::Error::InvalidInput(format!("Unexpected byte_range, got {t}"))).into();
+    let bad = |t: &str| {
+        PyCoreError(zarrlake_core::Error::InvalidInput(format!(
+            "Unexpected byte_range, got {t}"
+        )))
+        .into()
+    };
     Ok(match r {
         None => None,
         Some(RangeArg::Tagged3(t, s, e)) if t == "range" => {
             if e < s {
-                return Err(PyCoreError(zarrlake_core::Error::InvalidInput(format!("byte range end {e} is before start {s}"))).into());
+                return Err(PyCoreError(zarrlake_core::Error::InvalidInput(format!(
+                    "byte range end {e} is before start {s}"
+                )))
+                .into());
             }
             Some(ByteRange::Range(s, e))
         }

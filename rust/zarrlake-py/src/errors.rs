@@ -65,5 +65,7 @@ pub fn internal_error(panic: Box<dyn std::any::Any + Send>) -> PyCoreError {
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into());
-    PyCoreError(zarrlake_core::Error::Storage(format!("internal error (this is a zarrlake bug): {msg}")))
+    PyCoreError(zarrlake_core::Error::Storage(format!(
+        "internal error (this is a zarrlake bug): {msg}"
+    )))
 }

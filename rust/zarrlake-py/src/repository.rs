@@ -16,8 +16,19 @@ pub struct PyRepository(pub Repository);
 impl PyRepository {
     #[staticmethod]
     #[pyo3(signature = (location, hash_method="sha256", inline_threshold=512, virtual_prefixes=Vec::new()))]
-    fn create(py: Python<'_>, location: String, hash_method: &str, inline_threshold: u64, virtual_prefixes: Vec<String>) -> PyResult<Self> {
-        let config = RepoConfig { hash_method: hash_method.to_string(), inline_threshold, virtual_prefixes, ..RepoConfig::default() };
+    fn create(
+        py: Python<'_>,
+        location: String,
+        hash_method: &str,
+        inline_threshold: u64,
+        virtual_prefixes: Vec<String>,
+    ) -> PyResult<Self> {
+        let config = RepoConfig {
+            hash_method: hash_method.to_string(),
+            inline_threshold,
+            virtual_prefixes,
+            ..RepoConfig::default()
+        };
         block(py, Repository::create(&location, config)).map(PyRepository)
     }
 
@@ -45,10 +56,36 @@ impl PyRepository {
         Python::attach(|py| {
             let c = self.0.config();
             let mut m = HashMap::new();
-            m.insert("format_version".to_string(), c.format_version.into_pyobject(py).map(|o| o.into_any().unbind()).unwrap_or_else(|_| py.None()));
-            m.insert("hash_method".to_string(), c.hash_method.clone().into_pyobject(py).map(|o| o.into_any().unbind()).unwrap_or_else(|_| py.None()));
-            m.insert("inline_threshold".to_string(), c.inline_threshold.into_pyobject(py).map(|o| o.into_any().unbind()).unwrap_or_else(|_| py.None()));
-            m.insert("virtual_prefixes".to_string(), c.virtual_prefixes.clone().into_pyobject(py).map(|o| o.into_any().unbind()).unwrap_or_else(|_| py.None()));
+            m.insert(
+                "format_version".to_string(),
+                c.format_version
+                    .into_pyobject(py)
+                    .map(|o| o.into_any().unbind())
+                    .unwrap_or_else(|_| py.None()),
+            );
+            m.insert(
+                "hash_method".to_string(),
+                c.hash_method
+                    .clone()
+                    .into_pyobject(py)
+                    .map(|o| o.into_any().unbind())
+                    .unwrap_or_else(|_| py.None()),
+            );
+            m.insert(
+                "inline_threshold".to_string(),
+                c.inline_threshold
+                    .into_pyobject(py)
+                    .map(|o| o.into_any().unbind())
+                    .unwrap_or_else(|_| py.None()),
+            );
+            m.insert(
+                "virtual_prefixes".to_string(),
+                c.virtual_prefixes
+                    .clone()
+                    .into_pyobject(py)
+                    .map(|o| o.into_any().unbind())
+                    .unwrap_or_else(|_| py.None()),
+            );
             m
         })
     }
@@ -79,9 +116,20 @@ impl PyRepository {
     }
 
     #[pyo3(signature = (name, commit, message, author_name, author_email))]
-    fn create_tag(&self, py: Python<'_>, name: String, commit: String, message: Option<String>, author_name: String, author_email: String) -> PyResult<()> {
+    fn create_tag(
+        &self,
+        py: Python<'_>,
+        name: String,
+        commit: String,
+        message: Option<String>,
+        author_name: String,
+        author_email: String,
+    ) -> PyResult<()> {
         let id = parse_id(&commit)?;
-        let author = Author { name: author_name, email: author_email };
+        let author = Author {
+            name: author_name,
+            email: author_email,
+        };
         block(py, self.0.create_tag(&name, id, message, &author))
     }
 
@@ -124,8 +172,15 @@ impl PyRepository {
         message: Option<String>,
     ) -> PyResult<PySession> {
         let commit = commit.map(|c| parse_id(&c)).transpose()?;
-        let author = Author { name: author_name, email: author_email };
-        let s = block(py, self.0.start_session(branch, commit, for_writing, expires_in_micros, author, message))?;
+        let author = Author {
+            name: author_name,
+            email: author_email,
+        };
+        let s = block(
+            py,
+            self.0
+                .start_session(branch, commit, for_writing, expires_in_micros, author, message),
+        )?;
         Ok(PySession(s))
     }
 

@@ -40,7 +40,11 @@ impl<'py> IntoPyObject<'py> for OptBytesList {
     type Output = Bound<'py, PyAny>;
     type Error = PyErr;
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let items: Vec<Bound<'py, PyAny>> = self.0.into_iter().map(|b| OptBytes(b).into_pyobject(py)).collect::<PyResult<_>>()?;
+        let items: Vec<Bound<'py, PyAny>> = self
+            .0
+            .into_iter()
+            .map(|b| OptBytes(b).into_pyobject(py))
+            .collect::<PyResult<_>>()?;
         Ok(pyo3::types::PyList::new(py, items)?.into_any())
     }
 }
@@ -89,7 +93,9 @@ impl PySession {
         self.0.has_changes()
     }
     fn check_writable(&self) -> PyResult<()> {
-        self.0.check_writable().map_err(|e| crate::errors::PyCoreError(e).into())
+        self.0
+            .check_writable()
+            .map_err(|e| crate::errors::PyCoreError(e).into())
     }
 
     // ---- reads ----
@@ -99,13 +105,25 @@ impl PySession {
         block(py, self.0.get(&key, r)).map(OptBytes)
     }
     #[pyo3(signature = (key, byte_range=None))]
-    fn get_async<'py>(&self, py: Python<'py>, key: String, byte_range: Option<RangeArg>) -> PyResult<Bound<'py, PyAny>> {
+    fn get_async<'py>(
+        &self,
+        py: Python<'py>,
+        key: String,
+        byte_range: Option<RangeArg>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let r = to_range(byte_range)?;
         let s = self.0.clone();
         awaitable(py, async move { s.get(&key, r).await.map(OptBytes) })
     }
-    fn get_many_async<'py>(&self, py: Python<'py>, requests: Vec<(String, Option<RangeArg>)>) -> PyResult<Bound<'py, PyAny>> {
-        let reqs = requests.into_iter().map(|(k, r)| Ok((k, to_range(r)?))).collect::<PyResult<Vec<_>>>()?;
+    fn get_many_async<'py>(
+        &self,
+        py: Python<'py>,
+        requests: Vec<(String, Option<RangeArg>)>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let reqs = requests
+            .into_iter()
+            .map(|(k, r)| Ok((k, to_range(r)?)))
+            .collect::<PyResult<Vec<_>>>()?;
         let s = self.0.clone();
         awaitable(py, async move { s.get_many(reqs).await.map(OptBytesList) })
     }
@@ -140,7 +158,11 @@ impl PySession {
 
     /// Every metadata document in the session as (key, bytes), sorted by key.
     fn metadata_documents<'py>(&self, py: Python<'py>) -> Vec<(String, Bound<'py, PyBytes>)> {
-        self.0.metadata_documents().into_iter().map(|(k, b)| (k, PyBytes::new(py, &b))).collect()
+        self.0
+            .metadata_documents()
+            .into_iter()
+            .map(|(k, b)| (k, PyBytes::new(py, &b)))
+            .collect()
     }
 
     // ---- writes ----
@@ -162,7 +184,12 @@ impl PySession {
         let s = self.0.clone();
         awaitable(py, async move { s.set_many(items).await })
     }
-    fn set_if_not_exists_async<'py>(&self, py: Python<'py>, key: String, data: PyBackedBytes) -> PyResult<Bound<'py, PyAny>> {
+    fn set_if_not_exists_async<'py>(
+        &self,
+        py: Python<'py>,
+        key: String,
+        data: PyBackedBytes,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let d = owned(data);
         let s = self.0.clone();
         awaitable(py, async move { s.set_if_not_exists(&key, d).await })
@@ -171,7 +198,18 @@ impl PySession {
     fn set_virtual_refs(&self, py: Python<'_>, refs: Vec<RefTuple>) -> PyResult<()> {
         let items = refs
             .into_iter()
-            .map(|(k, url, offset, len, etag, mtime)| (k, ChunkRef::Virtual { url, offset, len, etag, mtime }))
+            .map(|(k, url, offset, len, etag, mtime)| {
+                (
+                    k,
+                    ChunkRef::Virtual {
+                        url,
+                        offset,
+                        len,
+                        etag,
+                        mtime,
+                    },
+                )
+            })
             .collect();
         block(py, self.0.set_refs(items))
     }

@@ -25,10 +25,9 @@ pub enum Kind {
 }
 
 pub fn encode<T: Serialize>(kind: Kind, value: &T) -> Result<bytes::Bytes> {
-    let payload = rmp_serde::to_vec_named(value)
-        .map_err(|e| Error::InvalidInput(format!("cannot encode {kind:?}: {e}")))?;
-    let compressed = zstd::bulk::compress(&payload, 1)
-        .map_err(|e| Error::Storage(format!("zstd: {e}")))?;
+    let payload =
+        rmp_serde::to_vec_named(value).map_err(|e| Error::InvalidInput(format!("cannot encode {kind:?}: {e}")))?;
+    let compressed = zstd::bulk::compress(&payload, 1).map_err(|e| Error::Storage(format!("zstd: {e}")))?;
     let mut out = Vec::with_capacity(HEADER_LEN + compressed.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -51,7 +50,10 @@ pub fn decode<T: DeserializeOwned>(kind: Kind, key: &str, bytes: &[u8]) -> Resul
         ));
     }
     if bytes[6] != kind as u8 {
-        return Err(Error::corrupt(key, format!("expected a {kind:?} object, found kind {}", bytes[6])));
+        return Err(Error::corrupt(
+            key,
+            format!("expected a {kind:?} object, found kind {}", bytes[6]),
+        ));
     }
     if bytes[7] != CODEC_MSGPACK_ZSTD {
         return Err(Error::corrupt(key, format!("unknown codec {}", bytes[7])));
@@ -75,8 +77,16 @@ mod tests {
         assert_eq!(wrong_kind.kind(), "corrupt_object");
         let mut truncated = bytes.to_vec();
         truncated.truncate(bytes.len() - 3);
-        assert_eq!(decode::<Vec<String>>(Kind::Commit, "k", &truncated).unwrap_err().kind(), "corrupt_object");
-        assert_eq!(decode::<Vec<String>>(Kind::Commit, "k", b"hello world").unwrap_err().kind(), "corrupt_object");
+        assert_eq!(
+            decode::<Vec<String>>(Kind::Commit, "k", &truncated).unwrap_err().kind(),
+            "corrupt_object"
+        );
+        assert_eq!(
+            decode::<Vec<String>>(Kind::Commit, "k", b"hello world")
+                .unwrap_err()
+                .kind(),
+            "corrupt_object"
+        );
         let mut newer = bytes.to_vec();
         newer[4] = 99;
         let err = decode::<Vec<String>>(Kind::Commit, "k", &newer).unwrap_err();

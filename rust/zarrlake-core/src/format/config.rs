@@ -53,12 +53,14 @@ impl RepoConfig {
     }
 
     pub fn from_json(key: &str, bytes: &[u8]) -> Result<Self> {
-        let cfg: RepoConfig =
-            serde_json::from_slice(bytes).map_err(|e| Error::corrupt(key, e))?;
+        let cfg: RepoConfig = serde_json::from_slice(bytes).map_err(|e| Error::corrupt(key, e))?;
         if cfg.format_version > super::codec::FORMAT_VERSION {
             return Err(Error::corrupt(
                 key,
-                format!("repo format {} is newer than this zarrlake; upgrade", cfg.format_version),
+                format!(
+                    "repo format {} is newer than this zarrlake; upgrade",
+                    cfg.format_version
+                ),
             ));
         }
         cfg.validate().map_err(|e| Error::corrupt(key, e))?;

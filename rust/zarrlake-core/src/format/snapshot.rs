@@ -45,8 +45,15 @@ mod tests {
 
     #[test]
     fn piece_lookup_follows_ranges() {
-        let piece = |first: &str| ManifestPiece { first: first.into(), id: ObjectId::new(), count: 1 };
-        let s = Snapshot { metadata: BTreeMap::new(), manifests: vec![piece("b"), piece("m")] };
+        let piece = |first: &str| ManifestPiece {
+            first: first.into(),
+            id: ObjectId::new(),
+            count: 1,
+        };
+        let s = Snapshot {
+            metadata: BTreeMap::new(),
+            manifests: vec![piece("b"), piece("m")],
+        };
         assert_eq!(s.piece_for("a"), Some(0));
         assert_eq!(s.piece_for("b"), Some(0));
         assert_eq!(s.piece_for("l"), Some(0));

@@ -93,7 +93,10 @@ mod tests {
     use bytes::Bytes;
 
     fn order(f: &str, i: u32) -> Order {
-        Order { fragment: Arc::from(f), index: i }
+        Order {
+            fragment: Arc::from(f),
+            index: i,
+        }
     }
 
     #[test]

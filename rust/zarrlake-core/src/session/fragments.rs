@@ -87,7 +87,10 @@ impl FragmentWriter {
             let result = self.write_fragment(records, &after).await;
             for (at, tx) in waiters {
                 let r = match &result {
-                    Ok(name) => Ok(Order { fragment: name.clone(), index: at as u32 }),
+                    Ok(name) => Ok(Order {
+                        fragment: name.clone(),
+                        index: at as u32,
+                    }),
                     Err(e) => Err(clone_error(e)),
                 };
                 let _ = tx.send(r);

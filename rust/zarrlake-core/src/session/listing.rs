@@ -21,12 +21,21 @@ struct View {
 impl Session {
     fn view(&self, from: &str, to: Option<&str>) -> View {
         let st = self.inner.state.read();
-        let changes = st.changes.range(from, to).map(|(k, c)| (k.clone(), c.value.is_some())).collect();
-        View { base: st.base.clone(), changes }
+        let changes = st
+            .changes
+            .range(from, to)
+            .map(|(k, c)| (k.clone(), c.value.is_some()))
+            .collect();
+        View {
+            base: st.base.clone(),
+            changes,
+        }
     }
 
     async fn pieces_in(&self, base: &Snapshot, from: &str, to: Option<&str>) -> Result<Vec<Arc<Manifest>>> {
-        let Some(first) = base.piece_for(from) else { return Ok(Vec::new()) };
+        let Some(first) = base.piece_for(from) else {
+            return Ok(Vec::new());
+        };
         let last = match to {
             Some(t) => base.manifests.partition_point(|p| p.first.as_str() < t).max(first + 1),
             None => base.manifests.len(),
@@ -37,9 +46,9 @@ impl Session {
             let repo = repo.clone();
             async move { repo.load_manifest(&id).await }
         }))
-            .buffered(16)
-            .try_collect()
-            .await
+        .buffered(16)
+        .try_collect()
+        .await
     }
 
     /// Every key that starts with `prefix`, sorted.
@@ -50,7 +59,11 @@ impl Session {
         let v = self.view(prefix, end.as_deref());
         let in_range = |k: &str| k.starts_with(prefix);
         let mut out: BTreeSet<String> = BTreeSet::new();
-        for (k, _) in v.base.metadata.range::<str, _>((Bound::Included(prefix), Bound::Unbounded)) {
+        for (k, _) in v
+            .base
+            .metadata
+            .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+        {
             if !in_range(k) {
                 break;
             }
@@ -127,10 +140,21 @@ impl Session {
         let mut x = from.to_string();
         loop {
             let lo = Bound::Included(x.as_str());
-            let a = v.base.metadata.range::<str, _>((lo, Bound::Unbounded)).next().map(|(k, _)| k.clone());
-            let c = v.changes.range::<str, _>((lo, Bound::Unbounded)).next().map(|(k, _)| k.clone());
+            let a = v
+                .base
+                .metadata
+                .range::<str, _>((lo, Bound::Unbounded))
+                .next()
+                .map(|(k, _)| k.clone());
+            let c = v
+                .changes
+                .range::<str, _>((lo, Bound::Unbounded))
+                .next()
+                .map(|(k, _)| k.clone());
             let b = self.next_in_pieces(&v.base, &x).await?;
-            let Some(k) = [a, b, c].into_iter().flatten().min() else { return Ok(None) };
+            let Some(k) = [a, b, c].into_iter().flatten().min() else {
+                return Ok(None);
+            };
             if to.is_some_and(|t| k.as_str() >= t) {
                 return Ok(None);
             }
@@ -143,7 +167,9 @@ impl Session {
     }
 
     async fn next_in_pieces(&self, base: &Snapshot, x: &str) -> Result<Option<String>> {
-        let Some(mut i) = base.piece_for(x) else { return Ok(None) };
+        let Some(mut i) = base.piece_for(x) else {
+            return Ok(None);
+        };
         while i < base.manifests.len() {
             let m = self.inner.repo.load_manifest(&base.manifests[i].id).await?;
             let j = m.lower_bound(x);

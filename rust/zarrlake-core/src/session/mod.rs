@@ -87,7 +87,9 @@ fn state_cell(id: &str) -> String {
 
 fn check_expiry(start: i64, expires_in: i64) -> Result<i64> {
     if expires_in > MAX_EXPIRY_MICROS {
-        return Err(Error::InvalidInput("Max expiry exceeded: sessions can last at most 7 days".into()));
+        return Err(Error::InvalidInput(
+            "Max expiry exceeded: sessions can last at most 7 days".into(),
+        ));
     }
     Ok(start.saturating_add(expires_in))
 }
@@ -122,7 +124,9 @@ impl Repository {
                 start_micros: start,
                 expires_micros: expires,
             };
-            self.storage().put_if_absent(&info_key(&id), codec::encode(Kind::SessionInfo, &info)?).await?;
+            self.storage()
+                .put_if_absent(&info_key(&id), codec::encode(Kind::SessionInfo, &info)?)
+                .await?;
         }
         let state = MutState {
             branch,
@@ -136,7 +140,15 @@ impl Repository {
         Ok(self.session_from(id, for_writing, author, message, start, state))
     }
 
-    fn session_from(&self, id: String, writable: bool, author: Author, message: Option<String>, start: i64, state: MutState) -> Session {
+    fn session_from(
+        &self,
+        id: String,
+        writable: bool,
+        author: Author,
+        message: Option<String>,
+        start: i64,
+        state: MutState,
+    ) -> Session {
         let writer = writable.then(|| Arc::new(FragmentWriter::new(self.storage().clone(), &id)));
         Session {
             inner: Arc::new(SessionInner {
@@ -167,15 +179,18 @@ impl Repository {
             .cells
             .latest::<SessionState>(Kind::SessionState, &state_cell(&info.id))
             .await?
-            .unwrap_or((0, SessionState {
-                expires_micros: info.expires_micros,
-                abandoned: false,
-                sealed: false,
-                committed: None,
-                branch: info.branch.clone(),
-                base_commit: info.base_commit,
-                time_micros: info.start_micros,
-            })))
+            .unwrap_or((
+                0,
+                SessionState {
+                    expires_micros: info.expires_micros,
+                    abandoned: false,
+                    sealed: false,
+                    committed: None,
+                    branch: info.branch.clone(),
+                    base_commit: info.base_commit,
+                    time_micros: info.start_micros,
+                },
+            )))
     }
 
     /// Joins a write session by id; its writes become part of that session.
@@ -193,8 +208,18 @@ impl Repository {
             abandoned: st.abandoned,
             committed: st.committed,
         };
-        let author = Author { name: info.author_name.clone(), email: info.author_email.clone() };
-        let s = self.session_from(info.id.clone(), true, author, info.message.clone(), info.start_micros, state);
+        let author = Author {
+            name: info.author_name.clone(),
+            email: info.author_email.clone(),
+        };
+        let s = self.session_from(
+            info.id.clone(),
+            true,
+            author,
+            info.message.clone(),
+            info.start_micros,
+            state,
+        );
         // Other writers' acknowledged writes are visible to the joiner.
         s.load_foreign_fragments().await?;
         Ok(s)
@@ -206,10 +231,17 @@ impl Repository {
         let now = now_micros();
         let mut out = Vec::new();
         for id in ids {
-            let Ok(info) = self.session_info(&id).await else { continue };
+            let Ok(info) = self.session_info(&id).await else {
+                continue;
+            };
             let (_, st) = self.session_state(&info).await?;
             if !st.abandoned && st.committed.is_none() && st.expires_micros > now {
-                out.push(SessionInfo { expires_micros: st.expires_micros, branch: st.branch, base_commit: st.base_commit, ..info });
+                out.push(SessionInfo {
+                    expires_micros: st.expires_micros,
+                    branch: st.branch,
+                    base_commit: st.base_commit,
+                    ..info
+                });
             }
         }
         out.sort_by(|a, b| (a.start_micros, &a.id).cmp(&(b.start_micros, &b.id)));
@@ -219,13 +251,19 @@ impl Repository {
 
 fn ensure_open(id: &str, st: &SessionState) -> Result<()> {
     if st.abandoned {
-        return Err(Error::SessionExpired(format!("Session expired: session {id} was abandoned; start a new session with checkout()")));
+        return Err(Error::SessionExpired(format!(
+            "Session expired: session {id} was abandoned; start a new session with checkout()"
+        )));
     }
     if st.committed.is_some() {
-        return Err(Error::SessionExpired(format!("Session expired: session {id} was already committed; start a new session with checkout()")));
+        return Err(Error::SessionExpired(format!(
+            "Session expired: session {id} was already committed; start a new session with checkout()"
+        )));
     }
     if st.expires_micros <= now_micros() {
-        return Err(Error::SessionExpired(format!("Session expired: session {id} has expired; start a new session with checkout()")));
+        return Err(Error::SessionExpired(format!(
+            "Session expired: session {id} has expired; start a new session with checkout()"
+        )));
     }
     Ok(())
 }
@@ -311,7 +349,12 @@ impl Session {
             let (seq, mut st) = repo.session_state(&info).await?;
             f(&mut st);
             st.time_micros = now_micros();
-            if repo.inner.cells.put_next(Kind::SessionState, &state_cell(&self.inner.id), seq, &st).await? {
+            if repo
+                .inner
+                .cells
+                .put_next(Kind::SessionState, &state_cell(&self.inner.id), seq, &st)
+                .await?
+            {
                 return Ok(st);
             }
         }
@@ -350,11 +393,22 @@ impl Session {
     /// Durably records `records`, then applies them to the in-memory change set.
     pub(crate) async fn record(&self, records: Vec<(String, Option<Value>)>) -> Result<()> {
         self.check_writable()?;
-        let writer = self.inner.writer.as_ref().ok_or_else(|| Error::ReadOnly("read-only session".into()))?;
+        let writer = self
+            .inner
+            .writer
+            .as_ref()
+            .ok_or_else(|| Error::ReadOnly("read-only session".into()))?;
         let first = writer.append(records.clone(), self.after_write_check()).await?;
         let mut st = self.inner.state.write();
         for (i, (k, v)) in records.into_iter().enumerate() {
-            st.changes.apply(k, v, Order { fragment: first.fragment.clone(), index: first.index + i as u32 });
+            st.changes.apply(
+                k,
+                v,
+                Order {
+                    fragment: first.fragment.clone(),
+                    index: first.index + i as u32,
+                },
+            );
         }
         Ok(())
     }
@@ -385,7 +439,8 @@ impl Session {
                 return Err(Error::InvalidInput(format!("'{k}' is a metadata key, not a chunk key")));
             }
         }
-        self.record(items.into_iter().map(|(k, r)| (k, Some(Value::Chunk(r)))).collect()).await
+        self.record(items.into_iter().map(|(k, r)| (k, Some(Value::Chunk(r)))).collect())
+            .await
     }
 
     /// Writes `data` unless the key exists; returns whether it wrote.
@@ -454,20 +509,33 @@ impl Session {
             Some(Value::Chunk(r)) => {
                 let rg = range.map(|x| x.clamp(r.len()));
                 match &r {
-                    ChunkRef::Virtual { .. } => crate::virtual_read::read(&self.inner.repo, key, &r, rg).await.map(Some),
-                    _ => chunks::read_chunk(self.inner.repo.storage(), key, &r, rg).await.map(Some),
+                    ChunkRef::Virtual { .. } => {
+                        crate::virtual_read::read(&self.inner.repo, key, &r, rg).await.map(Some)
+                    }
+                    _ => chunks::read_chunk(self.inner.repo.storage(), key, &r, rg)
+                        .await
+                        .map(Some),
                 }
             }
         }
     }
 
     /// Values of many keys, in order; `None` where absent.
+    /// Virtual chunks are read through the coalescing reader.
     pub async fn get_many(&self, requests: Vec<(String, Option<ByteRange>)>) -> Result<Vec<Option<Bytes>>> {
         use futures::{StreamExt, TryStreamExt};
-        futures::stream::iter(requests.into_iter().map(|(k, r)| async move { self.get(&k, r).await }))
-            .buffered(32)
-            .try_collect()
-            .await
+        let keys: Vec<String> = requests.iter().map(|(k, _)| k.clone()).collect();
+        let values: Vec<Option<Value>> = futures::stream::iter(keys.into_iter().map(|k| {
+            let me = self.clone();
+            async move {
+                validate_key(&k)?;
+                me.lookup(&k).await
+            }
+        }))
+        .buffered(32)
+        .try_collect()
+        .await?;
+        crate::virtual_read::read_values(&self.inner.repo, requests, values).await
     }
 
     pub async fn getsize(&self, key: &str) -> Result<Option<u64>> {
@@ -487,7 +555,9 @@ impl Session {
 
     /// Reads the fragments other writers stored and folds them into the change set.
     pub(crate) async fn load_foreign_fragments(&self) -> Result<()> {
-        let Some(writer) = &self.inner.writer else { return Ok(()) };
+        let Some(writer) = &self.inner.writer else {
+            return Ok(());
+        };
         let prefix = fragments_prefix(&self.inner.id);
         let names = self.inner.repo.storage().list(&prefix).await?;
         let foreign: Vec<String> = names
@@ -499,7 +569,10 @@ impl Session {
         let loaded: Vec<(String, Fragment)> = futures::stream::iter(foreign.into_iter().map(|k| {
             let storage = storage.clone();
             async move {
-                let b = storage.get(&k).await?.ok_or_else(|| Error::corrupt(&k, "fragment vanished"))?;
+                let b = storage
+                    .get(&k)
+                    .await?
+                    .ok_or_else(|| Error::corrupt(&k, "fragment vanished"))?;
                 let f: Fragment = codec::decode(Kind::Fragment, &k, &b)?;
                 Ok::<_, Error>((k, f))
             }
@@ -511,7 +584,14 @@ impl Session {
         for (k, f) in loaded {
             let name: Arc<str> = Arc::from(k.rsplit('/').next().unwrap_or(""));
             for (i, (key, v)) in f.records.into_iter().enumerate() {
-                st.changes.apply(key, v, Order { fragment: name.clone(), index: i as u32 });
+                st.changes.apply(
+                    key,
+                    v,
+                    Order {
+                        fragment: name.clone(),
+                        index: i as u32,
+                    },
+                );
             }
         }
         Ok(())
@@ -526,7 +606,11 @@ impl Session {
         self.load_foreign_fragments().await?;
         let st = self.inner.state.read();
         let it = st.changes.iter().map(|(k, c)| (k.clone(), c.value.is_none()));
-        Ok(if limit == 0 { it.collect() } else { it.take(limit).collect() })
+        Ok(if limit == 0 {
+            it.collect()
+        } else {
+            it.take(limit).collect()
+        })
     }
 
     pub fn has_changes(&self) -> bool {

@@ -47,7 +47,9 @@ impl Location {
         let abs = if path.is_absolute() {
             path
         } else {
-            std::env::current_dir().map_err(|e| Error::Storage(e.to_string()))?.join(path)
+            std::env::current_dir()
+                .map_err(|e| Error::Storage(e.to_string()))?
+                .join(path)
         };
         Ok(Location::Local(abs))
     }
@@ -55,9 +57,8 @@ impl Location {
     pub(crate) fn object_store(&self) -> Result<(Arc<dyn ObjectStore>, String)> {
         match self {
             Location::Local(path) => {
-                std::fs::create_dir_all(path).map_err(|e| {
-                    Error::Storage(format!("cannot create {}: {e}", path.display()))
-                })?;
+                std::fs::create_dir_all(path)
+                    .map_err(|e| Error::Storage(format!("cannot create {}: {e}", path.display())))?;
                 let fs = LocalFileSystem::new_with_prefix(path)?;
                 Ok((Arc::new(fs), String::new()))
             }

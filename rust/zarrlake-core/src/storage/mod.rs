@@ -33,7 +33,11 @@ impl std::fmt::Debug for Storage {
 impl Storage {
     pub fn open(location: &Location) -> Result<Self> {
         let (store, prefix) = location.object_store()?;
-        Ok(Storage { store, prefix, location: location.clone() })
+        Ok(Storage {
+            store,
+            prefix,
+            location: location.clone(),
+        })
     }
 
     pub fn location(&self) -> &Location {
@@ -53,7 +57,10 @@ impl Storage {
         if self.prefix.is_empty() {
             s.to_string()
         } else {
-            s.strip_prefix(&self.prefix).unwrap_or(s).trim_start_matches('/').to_string()
+            s.strip_prefix(&self.prefix)
+                .unwrap_or(s)
+                .trim_start_matches('/')
+                .to_string()
         }
     }
 
@@ -88,8 +95,15 @@ impl Storage {
 
     /// Writes `bytes` under `key` only if nothing is there. Returns false if it existed.
     pub async fn put_if_absent(&self, key: &str, bytes: Bytes) -> Result<bool> {
-        let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
-        match self.store.put_opts(&self.path(key), PutPayload::from_bytes(bytes), opts).await {
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        match self
+            .store
+            .put_opts(&self.path(key), PutPayload::from_bytes(bytes), opts)
+            .await
+        {
             Ok(_) => Ok(true),
             Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
             Err(e) => Err(e.into()),
