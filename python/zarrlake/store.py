@@ -102,7 +102,7 @@ class ZarrlakeStore(Store):
         self, key: str, *, prototype: BufferPrototype | None = None, byte_range: ByteRequest | None = None
     ) -> Buffer | None:
         prototype = prototype or default_buffer_prototype()
-        data = self._session.get(key, _range_arg(byte_range))
+        data = self._session.get_view(key, _range_arg(byte_range))
         return None if data is None else prototype.buffer.from_bytes(data)
 
     async def get_partial_values(

@@ -1,6 +1,7 @@
 //! `zarrlake._native`: thin bindings over zarrlake-core. Conversion, error mapping and
 //! GIL release only; the user-facing API lives in the Python package.
 
+mod buffer;
 mod convert;
 mod errors;
 mod repository;
@@ -13,6 +14,7 @@ use pyo3::prelude::*;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<repository::PyRepository>()?;
     m.add_class::<session::PySession>()?;
+    m.add_class::<buffer::PyBufferBytes>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

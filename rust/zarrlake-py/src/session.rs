@@ -7,6 +7,7 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyBytes;
 use zarrlake_core::{ChunkRef, Session};
 
+use crate::buffer::PyBufferBytes;
 use crate::convert::{opt_id, to_range, RangeArg};
 use crate::runtime::{awaitable, block};
 
@@ -33,18 +34,30 @@ impl<'py> IntoPyObject<'py> for OptBytes {
     }
 }
 
-struct OptBytesList(Vec<Option<Bytes>>);
+/// Zero-copy `Buffer` out; `None` for a missing key.
+struct OptView(Option<Bytes>);
 
-impl<'py> IntoPyObject<'py> for OptBytesList {
+impl<'py> IntoPyObject<'py> for OptView {
     type Target = PyAny;
     type Output = Bound<'py, PyAny>;
     type Error = PyErr;
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let items: Vec<Bound<'py, PyAny>> = self
-            .0
-            .into_iter()
-            .map(|b| OptBytes(b).into_pyobject(py))
-            .collect::<PyResult<_>>()?;
+        Ok(match self.0 {
+            Some(b) => Bound::new(py, PyBufferBytes(b))?.into_any(),
+            None => py.None().into_bound(py),
+        })
+    }
+}
+
+struct OptViewList(Vec<Option<Bytes>>);
+
+impl<'py> IntoPyObject<'py> for OptViewList {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let items: Vec<Bound<'py, PyAny>> =
+            self.0.into_iter().map(|b| OptView(b).into_pyobject(py)).collect::<PyResult<_>>()?;
         Ok(pyo3::types::PyList::new(py, items)?.into_any())
     }
 }
@@ -104,6 +117,12 @@ impl PySession {
         let r = to_range(byte_range)?;
         block(py, self.0.get(&key, r)).map(OptBytes)
     }
+    /// Like `get`, but a zero-copy `Buffer` instead of `bytes`.
+    #[pyo3(signature = (key, byte_range=None))]
+    fn get_view(&self, py: Python<'_>, key: String, byte_range: Option<RangeArg>) -> PyResult<OptView> {
+        let r = to_range(byte_range)?;
+        block(py, self.0.get(&key, r)).map(OptView)
+    }
     #[pyo3(signature = (key, byte_range=None))]
     fn get_async<'py>(
         &self,
@@ -113,7 +132,7 @@ impl PySession {
     ) -> PyResult<Bound<'py, PyAny>> {
         let r = to_range(byte_range)?;
         let s = self.0.clone();
-        awaitable(py, async move { s.get(&key, r).await.map(OptBytes) })
+        awaitable(py, async move { s.get(&key, r).await.map(OptView) })
     }
     fn get_many_async<'py>(
         &self,
@@ -125,7 +144,7 @@ impl PySession {
             .map(|(k, r)| Ok((k, to_range(r)?)))
             .collect::<PyResult<Vec<_>>>()?;
         let s = self.0.clone();
-        awaitable(py, async move { s.get_many(reqs).await.map(OptBytesList) })
+        awaitable(py, async move { s.get_many(reqs).await.map(OptViewList) })
     }
     fn exists(&self, py: Python<'_>, key: String) -> PyResult<bool> {
         block(py, self.0.exists(&key))

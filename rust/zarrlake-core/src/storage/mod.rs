@@ -66,6 +66,15 @@ impl Storage {
 
     /// The whole object, or `None` when it does not exist.
     pub async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+        if let Location::Local(root) = &self.location {
+            // Whole-object local reads: one open and read, no hop to a blocking pool. Objects
+            // are small (chunks, manifests) and written once, so this never sees a partial file.
+            return match std::fs::read(root.join(key)) {
+                Ok(v) => Ok(Some(Bytes::from(v))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(Error::Storage(format!("cannot read {key} in {}: {e}", root.display()))),
+            };
+        }
         match self.store.get(&self.path(key)).await {
             Ok(r) => Ok(Some(r.bytes().await?)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
