@@ -63,7 +63,9 @@ pub fn is_under(key: &str, node: &str) -> bool {
 pub fn prefix_end(prefix: &str) -> Option<String> {
     let mut chars: Vec<char> = prefix.chars().collect();
     while let Some(c) = chars.pop() {
-        if let Some(next) = char::from_u32(c as u32 + 1) {
+        // The next scalar value; U+D7FF is followed by U+E000 (surrogates are not chars).
+        let next = if c == '\u{D7FF}' { Some('\u{E000}') } else { char::from_u32(c as u32 + 1) };
+        if let Some(next) = next {
             chars.push(next);
             return Some(chars.into_iter().collect());
         }
@@ -118,6 +120,9 @@ mod tests {
         assert_eq!(dirname("zarr.json"), "");
         assert!(is_under("a/b/c", "a/b") && !is_under("a/bc", "a/b") && is_under("x", ""));
         assert_eq!(prefix_end("ab").as_deref(), Some("ac"));
+        assert_eq!(prefix_end("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
+        assert_eq!(prefix_end("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_end("\u{10FFFF}"), None);
     }
 
     #[test]

@@ -79,6 +79,9 @@ impl Session {
             }
         }
         for (k, live) in v.changes {
+            if !in_range(&k) {
+                continue;
+            }
             if live {
                 out.insert(k);
             } else {
