@@ -112,7 +112,8 @@ class Handle:
         self.backend = backend
         self.path = path
         self.obj = obj
-        self._session = obj.writable_session("main") if backend.name.startswith("icechunk") else None
+        is_icechunk = backend.name.startswith("icechunk")
+        self._session = obj.writable_session("main") if is_icechunk else None
 
     @property
     def store(self) -> Any:

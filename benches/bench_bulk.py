@@ -41,12 +41,12 @@ def build_bulk(backend, path, data, codec):
 
 @pytest.mark.parametrize("codec", list(CODECS))
 @pytest.mark.parametrize("name", backends.ALL)
-def test_bulk_write(benchmark, request, sizes, bulk, tmp_root, shared, name, codec):
+def test_bulk_write(benchmark, request, sizes, bulk, work, shared, name, codec):
     row = f"w1.{codec}"
     if name == "icechunk-tuned":
         harness.same_as_writer(request, row, name)
     backend = harness.use_backend(request, benchmark, row, name, bytes=bulk.nbytes)
-    rounds = harness.Rounds(tmp_root / "w1" / codec / name)
+    rounds = harness.Rounds(work / "w1" / codec / name)
 
     def setup():
         h = backend.create(rounds.next())
@@ -66,13 +66,13 @@ def test_bulk_write(benchmark, request, sizes, bulk, tmp_root, shared, name, cod
 
 @pytest.mark.parametrize("codec", list(CODECS))
 @pytest.mark.parametrize("name", backends.ALL)
-def test_bulk_read_fresh_process(benchmark, request, sizes, bulk, tmp_root, shared, name, codec):
+def test_bulk_read_fresh_process(benchmark, request, sizes, bulk, work, shared, name, codec):
     row = f"w2.{codec}"
     backend = harness.use_backend(request, benchmark, row, name, bytes=bulk.nbytes)
     writer = backends.BACKENDS[backend.writer]
     path = shared.get(("bulk", codec, writer.name))
     if path is None:
-        path = build_bulk(writer, tmp_root / "w2" / codec / writer.name, bulk, codec)
+        path = build_bulk(writer, work / "w2" / codec / writer.name, bulk, codec)
         shared[("bulk", codec, writer.name)] = path
     if "bulk-checksum" not in shared:
         shared["bulk-checksum"] = float(bulk.sum(dtype=np.float64))

@@ -13,7 +13,6 @@ LocalStore has no commit, so it is n/a here.
 
 from __future__ import annotations
 
-import backends
 import harness
 import pytest
 
@@ -30,20 +29,21 @@ def _params():
 
 @pytest.mark.parametrize("n", _params())
 @pytest.mark.parametrize("name", VERSIONED)
-def test_commit_after_n_chunks(benchmark, request, sizes, tmp_root, shared, name, n):
+def test_commit_after_n_chunks(benchmark, request, sizes, work, shared, name, n):
     rows = [f"w4.commit.{n}", f"w4.write.{n}"]
     if name == "localstore":
         harness.not_available(request, rows, name, "no commit step")
     if name == "icechunk-tuned":
         harness.same_as_writer(request, rows, name)
     backend = harness.use_backend(request, benchmark, rows, name, chunks=n)
-    rounds = harness.Rounds(tmp_root / "w4" / name / str(n))
+    rounds = harness.Rounds(work / "w4" / name / str(n))
 
     def setup():
         h = backend.create(rounds.next())
         harness.create_tiny_array(h.store, "tiny", n)
         h.commit("create array")
-        seconds, written = harness.clock(lambda: harness.set_raw(h.store, harness.tiny_items("tiny", n)))
+        items = harness.tiny_items("tiny", n)
+        seconds, written = harness.clock(lambda: harness.set_raw(h.store, items))
         assert written == n
         harness.extra(benchmark, f"w4.write.{n}", seconds)
         return (h,), {}
@@ -57,7 +57,7 @@ def test_commit_after_n_chunks(benchmark, request, sizes, tmp_root, shared, name
 
 @pytest.mark.parametrize("n", _params())
 @pytest.mark.parametrize("name", VERSIONED)
-def test_one_chunk_commit_on_top(benchmark, request, sizes, tmp_root, shared, name, n):
+def test_one_chunk_commit_on_top(benchmark, request, sizes, work, shared, name, n):
     row = f"w4.one.{n}"
     if name == "localstore":
         harness.not_available(request, row, name, "no commit step")
@@ -66,7 +66,7 @@ def test_one_chunk_commit_on_top(benchmark, request, sizes, tmp_root, shared, na
     backend = harness.use_backend(request, benchmark, row, name, chunks=n)
     path = shared.get(("scaling", name, n))
     if path is None:
-        path = tmp_root / "w4-one" / name / str(n)
+        path = work / "w4-one" / name / str(n)
         h = backend.create(path)
         harness.create_tiny_array(h.store, "tiny", n)
         harness.set_raw(h.store, harness.tiny_items("tiny", n))

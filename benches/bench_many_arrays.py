@@ -27,18 +27,16 @@ def attrs(i):
 def create_arrays(store, n):
     root = zarr.create_group(store=store)
     for i in range(n):
-        root.create_array(
-            f"v{i:04d}", shape=(1000,), chunks=(100,), dtype="f4", attributes=attrs(i)
-        )
+        root.create_array(f"v{i:04d}", shape=(1000,), chunks=(100,), dtype="f4", attributes=attrs(i))
 
 
 @pytest.mark.parametrize("name", backends.ALL)
-def test_create_arrays(benchmark, request, sizes, tmp_root, shared, name):
+def test_create_arrays(benchmark, request, sizes, work, shared, name):
     rows = ["w5.create", "w5.create.commit"]
     if name == "icechunk-tuned":
         harness.same_as_writer(request, rows, name)
     backend = harness.use_backend(request, benchmark, rows, name, arrays=sizes.n_arrays)
-    rounds = harness.Rounds(tmp_root / "w5" / name)
+    rounds = harness.Rounds(work / "w5" / name)
 
     def setup():
         return (backend.create(rounds.next()),), {}
@@ -55,14 +53,14 @@ def test_create_arrays(benchmark, request, sizes, tmp_root, shared, name):
 
 
 @pytest.mark.parametrize("name", backends.ALL)
-def test_update_one_chunk_each(benchmark, request, sizes, tmp_root, shared, name):
+def test_update_one_chunk_each(benchmark, request, sizes, work, shared, name):
     rows = ["w5.update", "w5.update.commit"]
     if name == "icechunk-tuned":
         harness.same_as_writer(request, rows, name)
     backend = harness.use_backend(request, benchmark, rows, name, arrays=sizes.n_arrays)
     path = shared.get(("arrays", name))
     if path is None:
-        path = tmp_root / "w5-update" / name
+        path = work / "w5-update" / name
         h = backend.create(path)
         create_arrays(h.store, sizes.n_arrays)
         h.commit("arrays")

@@ -31,9 +31,9 @@ def _write(path, mv):
             f.write(mv[off : off + BLOCK])
 
 
-def test_sequential_write(benchmark, request, sizes, bulk, tmp_root):
+def test_sequential_write(benchmark, request, sizes, bulk, work):
     harness.tag(benchmark, request, "phys.write", "phys", bytes=bulk.nbytes)
-    path = tmp_root / "phys" / "payload.bin"
+    path = work / "phys" / "payload.bin"
     path.parent.mkdir(parents=True, exist_ok=True)
     mv = memoryview(bulk).cast("B")
 
@@ -46,9 +46,9 @@ def test_sequential_write(benchmark, request, sizes, bulk, tmp_root):
     assert os.path.getsize(path) == bulk.nbytes
 
 
-def test_sequential_read(benchmark, request, sizes, bulk, tmp_root):
+def test_sequential_read(benchmark, request, sizes, bulk, work):
     harness.tag(benchmark, request, "phys.read", "phys", bytes=bulk.nbytes)
-    path = tmp_root / "phys" / "payload-read.bin"
+    path = work / "phys" / "payload-read.bin"
     path.parent.mkdir(parents=True, exist_ok=True)
     _write(path, memoryview(bulk).cast("B"))
     out = np.empty(bulk.nbytes, dtype=np.uint8)

@@ -38,12 +38,12 @@ def data(sizes):
 
 
 @pytest.mark.parametrize("name", backends.ALL)
-def test_small_chunks_write(benchmark, request, sizes, tmp_root, shared, data, name):
+def test_small_chunks_write(benchmark, request, sizes, work, shared, data, name):
     rows = ["w3.write", "w3.commit"]
     if name == "icechunk-tuned":
         harness.same_as_writer(request, rows, name)
     backend = harness.use_backend(request, benchmark, rows, name, chunks=sizes.small_chunks)
-    rounds = harness.Rounds(tmp_root / "w3" / name)
+    rounds = harness.Rounds(work / "w3" / name)
 
     def setup():
         h = backend.create(rounds.next())
@@ -61,12 +61,12 @@ def test_small_chunks_write(benchmark, request, sizes, tmp_root, shared, data, n
 
 
 @pytest.mark.parametrize("name", backends.ALL)
-def test_small_chunks_read(benchmark, request, sizes, tmp_root, shared, data, name):
+def test_small_chunks_read(benchmark, request, sizes, work, shared, data, name):
     backend = harness.use_backend(request, benchmark, "w3.read", name, chunks=sizes.small_chunks)
     writer = backends.BACKENDS[backend.writer]
     path = shared.get(("small", writer.name))
     if path is None:
-        path = tmp_root / "w3-read" / writer.name
+        path = work / "w3-read" / writer.name
         h = writer.create(path)
         create_small_array(h.store, sizes.small_chunks)[:] = data
         h.commit("small chunks")

@@ -100,9 +100,13 @@ def sizes() -> harness.Sizes:
     return harness.sizes()
 
 
-@pytest.fixture(scope="session")
-def tmp_root() -> Path:
-    return harness.tmp_root()
+@pytest.fixture(scope="module")
+def work(request: pytest.FixtureRequest) -> Any:
+    """This module's scratch directory, deleted when the module is done (keeps disk use low)."""
+    path = harness.tmp_root() / request.module.__name__
+    path.mkdir(parents=True, exist_ok=True)
+    yield path
+    harness.rmtree(path)
 
 
 @pytest.fixture(scope="session")

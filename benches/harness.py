@@ -40,6 +40,7 @@ class Sizes:
     # workload 7
     open_chunks: int
     open_rounds: int
+    list_rounds: int
     # workload 8
     n_nodes: int
     meta_rounds: int
@@ -73,6 +74,7 @@ SIZES = {
         commits_rounds=3,
         open_chunks=10_000,
         open_rounds=5,
+        list_rounds=3,
         n_nodes=1_000,
         meta_rounds=3,
         import_rounds=5,
@@ -92,6 +94,7 @@ SIZES = {
         commits_rounds=3,
         open_chunks=100_000,
         open_rounds=7,
+        list_rounds=3,
         n_nodes=10_000,
         meta_rounds=3,
         import_rounds=11,
@@ -189,14 +192,19 @@ def not_available(request: Any, row: str | Iterable[str], backend: str, reason: 
     pytest.skip(f"n/a: {reason}")
 
 
-def same_as_writer(request: Any, row: str | Iterable[str], backend: str) -> None:
-    """Skip a write-only row for a read-side configuration; the table shows "=" there."""
+def same_as_writer(
+    request: Any,
+    row: str | Iterable[str],
+    backend: str,
+    reason: str = "only the read request size differs; writes are the Icechunk column's",
+) -> None:
+    """Skip a row that a read-side configuration cannot change; the table shows "=" there."""
     import pytest
 
     for r in [row] if isinstance(row, str) else row:
         request.node.user_properties.append(("row", r))
     request.node.user_properties.append(("backend", backend))
-    pytest.skip("same: only the read request size differs; writes are the Icechunk column's")
+    pytest.skip(f"same: {reason}")
 
 
 def extra(benchmark: Any, row: str, seconds: float) -> None:

@@ -1,0 +1,357 @@
+"""Run the benchmark suite and print one comparison table.
+
+    .venv/bin/python benches/run.py            # full sizes (about 15-20 min on 2 cores)
+    .venv/bin/python benches/run.py --quick    # small sizes (under 3 min)
+    .venv/bin/python benches/run.py --quick -k "bulk or import"
+    .venv/bin/python benches/run.py --table-only benches/results/latest.json
+
+Runs pytest on benches/ in a child process with ``--benchmark-json``, then builds the table
+from that JSON: one row per workload, a column per backend (median seconds), the physical
+limit where it applies, and the ratios zarrlake / LocalStore and zarrlake / Icechunk (below 1
+means zarrlake is faster). Writes everything, raw pytest-benchmark data included, to
+``benches/results/latest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+RESULTS = BENCH_DIR / "results"
+sys.path.insert(0, str(BENCH_DIR))
+
+COLUMNS = [
+    ("zarrlake", "zarrlake"),
+    ("localstore", "LocalStore"),
+    ("icechunk", "Icechunk"),
+    ("icechunk-tuned", "Icechunk+rd"),
+]
+RATIOS = [
+    ("localstore", "zl/LS"),
+    ("icechunk", "zl/IC"),
+    ("icechunk-tuned", "zl/IC+rd"),
+]
+#: rows whose "physical" column shows a physical-limit row
+PHYSICAL_FOR = {
+    "w1.raw": "phys.write",
+    "w1.zstd": "phys.write",
+    "w2.raw": "phys.read",
+    "w2.zstd": "phys.read",
+}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small sizes, under 3 minutes")
+    ap.add_argument("-k", dest="keyword", help="pytest -k expression to run a subset")
+    ap.add_argument("--keep-tmp", action="store_true", help="keep the repos written")
+    ap.add_argument("--tmp", help="directory for the repos (default: a new one under $TMPDIR)")
+    ap.add_argument("--out", default=str(RESULTS / "latest.json"), help="results JSON path")
+    ap.add_argument("--table-only", metavar="JSON", help="print the table of a results file")
+    ap.add_argument("pytest_args", nargs="*", help="extra arguments for pytest (after --)")
+    args = ap.parse_args()
+
+    if args.table_only:
+        print(render(json.loads(Path(args.table_only).read_text())))
+        return 0
+
+    mode = "quick" if args.quick else "full"
+    tmp = Path(args.tmp) if args.tmp else Path(tempfile.mkdtemp(prefix="zarrlake-bench-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    raw_path = RESULTS / f"pytest-benchmark-{mode}.json"
+    raw_path.unlink(missing_ok=True)
+
+    env = dict(os.environ)
+    env.update({"ZL_BENCH_MODE": mode, "ZL_BENCH_TMP": str(tmp)})
+    env.setdefault("ICECHUNK_LOG", "error")
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(BENCH_DIR),
+        "-q",
+        f"--benchmark-json={raw_path}",
+        "--benchmark-quiet",
+    ]
+    if args.keyword:
+        cmd += ["-k", args.keyword]
+    cmd += args.pytest_args
+    print(f"[bench] mode={mode} tmp={tmp}", flush=True)
+    print("[bench] " + " ".join(cmd), flush=True)
+    started = dt.datetime.now(dt.UTC)
+    t0 = time.perf_counter()
+    try:
+        rc = subprocess.call(cmd, cwd=ROOT, env=env)
+    finally:
+        if not args.keep_tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    wall = time.perf_counter() - t0
+    if not raw_path.exists():
+        print(f"[bench] pytest wrote no results (exit {rc})", file=sys.stderr)
+        return rc or 1
+
+    raw = json.loads(raw_path.read_text())
+    results = build(raw, mode)
+    results.update(
+        {
+            "started": started.isoformat(timespec="seconds"),
+            "wall_s": round(wall, 1),
+            "pytest_exit": rc,
+            "command": cmd,
+            "machine": machine(),
+        }
+    )
+    results["pytest_benchmark"] = raw
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1))
+    raw_path.unlink(missing_ok=True)
+    print()
+    print(render(results))
+    print(f"\n[bench] raw results: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    return rc
+
+
+# ---- results --------------------------------------------------------------------------------
+def build(raw: dict[str, Any], mode: str) -> dict[str, Any]:
+    import harness
+
+    meta = raw.get("zarrlake_bench", {})
+    cells: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def put(row: str, backend: str, cell: dict[str, Any]) -> None:
+        old = cells.get((row, backend))
+        if old is None or old.get("status") != "ok":
+            cells[(row, backend)] = cell
+
+    for b in raw.get("benchmarks", []):
+        info = b.get("extra_info", {})
+        row, backend = info.get("row"), info.get("backend")
+        if not row:
+            continue
+        if info.get("inner_s"):
+            times, source = info["inner_s"], "measured inside the child process"
+        else:
+            times, source = b["stats"].get("data") or [b["stats"]["median"]], "pytest-benchmark"
+        cell = ok(times, source)
+        for key in ("zarr_loaded", "numpy_loaded"):
+            if key in info:
+                cell[key] = info[key]
+        put(row, backend, cell)
+        for xrow, xtimes in info.get("extra_rows", {}).items():
+            put(xrow, backend, ok(xtimes, "phase inside the timed rounds"))
+        for xrow, reason in info.get("na_rows", {}).items():
+            put(xrow, backend, {"status": "n/a", "reason": reason})
+
+    for o in meta.get("outcomes", []):
+        status = {"n/a": "n/a", "same": "same", "error": "error"}.get(o["kind"], "skipped")
+        for row in o.get("rows", []):
+            if (row, o["backend"]) not in cells:
+                cells[(row, o["backend"])] = {"status": status, "reason": o["reason"]}
+
+    # filter_metadata exists only in zarrlake; the others' equivalent is the walk
+    for backend, _ in COLUMNS[1:]:
+        walk = cells.get(("w8.walk", backend))
+        if walk and ("w8.filter", backend) not in cells:
+            cells[("w8.filter", backend)] = {**walk, "source": "walk + jmespath (w8.walk)"}
+
+    order = harness.rows(mode)
+    known = {r for r, _ in order}
+    extra_rows = sorted({r for r, _ in cells} - known)
+    table_rows = []
+    for row, label in order + [(r, r) for r in extra_rows]:
+        row_cells = {b: cells[(row, b)] for b, _ in COLUMNS if (row, b) in cells}
+        phys = cells.get((row, "phys")) or cells.get((PHYSICAL_FOR.get(row, ""), "phys"))
+        entry = {
+            "id": row,
+            "label": label,
+            "shown": row in known,
+            "cells": row_cells,
+            "physical_s": phys.get("median_s") if phys and phys.get("status") == "ok" else None,
+            "ratios": ratios(row_cells),
+        }
+        if row in known or row_cells:
+            table_rows.append(entry)
+    return {
+        "mode": mode,
+        "sizes": meta.get("sizes"),
+        "versions": meta.get("versions"),
+        "zarr_config": meta.get("zarr_config"),
+        "icechunk_settings": meta.get("icechunk_settings"),
+        "outcomes": meta.get("outcomes"),
+        "ratio_definition": "median(zarrlake) / median(other); below 1 means zarrlake is faster",
+        "rows": table_rows,
+    }
+
+
+def ok(times: list[float], source: str) -> dict[str, Any]:
+    return {
+        "status": "ok",
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "max_s": max(times),
+        "n": len(times),
+        "times_s": list(times),
+        "source": source,
+    }
+
+
+def ratios(row_cells: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    zl = row_cells.get("zarrlake", {})
+    out: dict[str, Any] = {}
+    for other, _ in RATIOS:
+        cell = row_cells.get(other, {})
+        if cell.get("status") == "same":  # the tuned Icechunk config did not change this row
+            cell = row_cells.get("icechunk", {})
+        if zl.get("status") == "ok" and cell.get("status") == "ok" and cell["median_s"] > 0:
+            out[other] = zl["median_s"] / cell["median_s"]
+        else:
+            out[other] = None
+    return out
+
+
+def machine() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+    }
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                info["memory_kib"] = int(line.split()[1])
+                break
+    except OSError:
+        pass
+    return info
+
+
+# ---- rendering ------------------------------------------------------------------------------
+def fmt_s(s: float | None) -> str:
+    if s is None:
+        return ""
+    if s >= 100:
+        return f"{s:.0f} s"
+    if s >= 1:
+        return f"{s:.2f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.3g} ms"
+    return f"{s * 1e6:.3g} µs"
+
+
+def fmt_ratio(r: float | None) -> str:
+    if r is None:
+        return ""
+    return f"{r:.2f}" if r < 10 else f"{r:.1f}"
+
+
+def render(results: dict[str, Any]) -> str:
+    reasons: list[str] = []
+
+    def note(text: str) -> int:
+        if text not in reasons:
+            reasons.append(text)
+        return reasons.index(text) + 1
+
+    header = ["workload"] + [label for _, label in COLUMNS] + ["physical"]
+    header += [label for _, label in RATIOS]
+    lines: list[list[str]] = []
+    for row in results["rows"]:
+        if not row.get("shown", True):
+            continue
+        line = [row["label"]]
+        for backend, _ in COLUMNS:
+            cell = row["cells"].get(backend)
+            if cell is None:
+                line.append("—" if not row["id"].startswith("phys.") else "")
+            elif cell["status"] == "ok":
+                mark = ""
+                if cell.get("source", "").startswith("walk") and row["id"] == "w8.filter":
+                    mark = "*"
+                line.append(fmt_s(cell["median_s"]) + mark)
+            elif cell["status"] == "same":
+                line.append("=")
+            elif cell["status"] == "n/a":
+                line.append(f"n/a[{note(cell['reason'])}]")
+            elif cell["status"] == "error":
+                line.append(f"ERR[{note('error: ' + cell['reason'])}]")
+            else:
+                line.append(f"skip[{note(cell['reason'])}]")
+        line.append(fmt_s(row.get("physical_s")))
+        for other, _ in RATIOS:
+            line.append(fmt_ratio(row["ratios"].get(other)))
+        lines.append(line)
+
+    widths = [max(len(r[i]) for r in [header] + lines) for i in range(len(header))]
+    out = []
+    mode = results.get("mode", "?")
+    v = results.get("versions") or {}
+    out.append(
+        f"zarrlake benchmarks, {mode} mode: medians, lower is better; ratio = zarrlake / other (< 1: zarrlake faster)"
+    )
+    names = ("zarrlake", "zarr", "icechunk", "numpy", "python")
+    cpus = (results.get("machine") or {}).get("cpus", "?")
+    out.append("versions: " + ", ".join(f"{k} {v[k]}" for k in names if k in v) + f"; cpus {cpus}")
+    sep = "  "
+
+    def fmt_line(cols: list[str]) -> str:
+        rest = [c.rjust(w) for c, w in zip(cols[1:], widths[1:], strict=True)]
+        return sep.join([cols[0].ljust(widths[0])] + rest).rstrip()
+
+    out.append(fmt_line(header))
+    out.append(sep.join("-" * w for w in widths))
+    for line in lines:
+        out.append(fmt_line(line))
+    out.append("")
+    out.append("notes:")
+    out += [f"  {n}" for n in NOTES]
+    zl_import = next((r["cells"].get("zarrlake") for r in results["rows"] if r["id"] == "w9.import"), None)
+    if zl_import and zl_import.get("zarr_loaded") is False:
+        out.append("  9: `import zarrlake` did not load zarr (deferred to first use); its first store use pays that.")
+    if reasons:
+        out.append("  cell notes:")
+        out += [f"   [{i}] {r}" for i, r in enumerate(reasons, 1)]
+    if "wall_s" in results:
+        out.append(f"  whole run: {results['wall_s']:.0f} s wall time")
+    return "\n".join(out)
+
+
+NOTES = [
+    "Icechunk: local_filesystem_storage with all defaults. Icechunk+rd: the same repos opened "
+    "with a 16 MiB ideal_concurrent_request_size (local default: 4 KiB); it changes reads "
+    "only, so write rows show '=' (and the ratio uses the Icechunk column).",
+    "LocalStore is zarr's own store: the same codec pipeline with no versioning; it has no "
+    "commit, so 'write + commit' rows time the write alone there, and commit rows are n/a.",
+    "physical: the limit for that row's data size, measured in this run (0 rows): sequential "
+    "write/read of one file, page cache, no fsync (no backend fsyncs either).",
+    "2: each round is a new interpreter; the time is the child's own, around open + checkout "
+    "+ array open + read (imports excluded: see 9).",
+    "4, 6, 7: chunk keys are written through the zarr Store API (Store._set_many, batches of "
+    "10,000), not the codec pipeline, identically for every backend; chunks are 4 bytes, "
+    "inlined by both versioned stores.",
+    "8: * = LocalStore/Icechunk have no filter_metadata; their value is the equivalent walk "
+    "(Group.members + jmespath on attrs), also shown on the next row for all.",
+    "9: zarrlake = import zarrlake, LocalStore = import zarr, Icechunk = import icechunk.",
+]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
