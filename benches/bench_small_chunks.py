@@ -79,5 +79,5 @@ def test_small_chunks_read(benchmark, request, sizes, work, shared, data, name):
     def run(arr):
         return arr[:]
 
-    out = benchmark.pedantic(run, setup=setup, rounds=max(sizes.small_rounds, 2), iterations=1)
+    out = benchmark.pedantic(run, setup=setup, rounds=sizes.small_read_rounds, iterations=1)
     assert np.array_equal(out, data)

@@ -28,6 +28,7 @@ class Sizes:
     # workload 3
     small_chunks: int
     small_rounds: int
+    small_read_rounds: int
     # workload 4
     scaling: tuple[int, ...]
     one_chunk_rounds: int
@@ -66,6 +67,7 @@ SIZES = {
         bulk_read_rounds=3,
         small_chunks=10_000,
         small_rounds=1,
+        small_read_rounds=3,
         scaling=(1_000, 10_000),
         one_chunk_rounds=5,
         n_arrays=50,
@@ -86,6 +88,7 @@ SIZES = {
         bulk_read_rounds=3,
         small_chunks=100_000,
         small_rounds=1,
+        small_read_rounds=1,
         scaling=(1_000, 10_000, 100_000, 1_000_000),
         one_chunk_rounds=5,
         n_arrays=500,
