@@ -83,7 +83,19 @@ def load_references(refs: Any, storage_options: dict[str, Any] | None = None) ->
     else:
         raise InvalidInputError(f"unsupported kerchunk reference version {version!r}; expected 0 or 1")
     out: Refs = {}
+    rendered: dict[str, str] = {}
     for k, v in items.items():
+        # Fast path for the common [url, offset, length] with a (templated) URL.
+        if type(v) is list and len(v) == 3 and type(v[1]) is int and type(v[2]) is int and v[1] >= 0 <= v[2]:
+            u = v[0]
+            if type(u) is str:
+                if "{{" in u:
+                    r = rendered.get(u)
+                    if r is None:
+                        r = rendered[u] = render(u, templates)
+                    u = r
+                out[k] = [u, v[1], v[2]]
+                continue
         out[str(k)] = _value(str(k), v, templates)
     for k, v in expand_gen(gen, templates).items():
         out[k] = _value(k, v, templates)

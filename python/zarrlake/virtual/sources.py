@@ -1,8 +1,9 @@
 """Source files of virtual datasets: URL normalisation, version capture and reading.
 
 A *source URL* is what a virtual reference records: ``file:///abs/path`` for local files
-(never a relative path), or ``s3://``, ``gs://``, ``http://`` and ``https://`` URLs,
-taken literally (no percent-decoding), as kerchunk writes them.
+(never a relative path), or ``s3://``, ``gs://``, ``http://`` and ``https://`` URLs. URLs
+are taken literally (no percent-decoding, ``file://`` ones included), as kerchunk writes
+them.
 
 Ingest reads sources here, in Python; the repo reads referenced chunks later in Rust
 (``object_store``). Both take endpoints and credentials from the standard environment
@@ -52,7 +53,7 @@ def normalize_url(uri: str | os.PathLike[str]) -> str:
             rest = rest[len("localhost") :]
         if not rest.startswith("/"):
             raise InvalidInputError(f"file URLs must be absolute (file:///path), got {s!r}")
-        return "file://" + os.path.normpath(urllib.parse.unquote(rest))
+        return "file://" + os.path.normpath(rest)
     if scheme not in REMOTE_SCHEMES:
         raise InvalidInputError(
             f"unsupported URL scheme {scheme!r} in {s!r}; use a local path, file://, s3://, gs://, http:// or https://"
@@ -278,6 +279,8 @@ def open_source(url: str, storage_options: dict[str, Any] | None = None) -> tupl
         info = backend.info()
     except FileNotFoundError as e:
         raise InvalidInputError(f"source {url} does not exist") from e
+    except IsADirectoryError as e:
+        raise InvalidInputError(f"source {url} is a directory, not a file") from e
     raw = _RangeReader(backend.read, info.size)
     return io.BufferedReader(raw, buffer_size=1 << 16), info
 

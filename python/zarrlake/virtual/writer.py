@@ -148,44 +148,52 @@ def write_references(
     path = normalize_target(path)
     clean: Refs = {}
     for k, v in refs.items():
-        ck = _clean_key(k)
-        if ck is not None:
-            clean[ck] = v
+        if "//" in k or k.startswith("/") or k.endswith("/") or k.endswith(".zmetadata"):
+            ck = _clean_key(k)
+            if ck is None:
+                continue
+            k = ck
+        clean[k] = v
     _check_root(clean, path)
 
     # Sources: canonical URLs, sizes and versions.
-    raw_urls = {v[0] for v in clean.values() if isinstance(v, list)}
+    raw_urls = {v[0] for v in clean.values() if type(v) is list}
     canon = {u: normalize_url(u) for u in raw_urls}
-    whole = {canon[v[0]] for v in clean.values() if isinstance(v, list) and len(v) == 1}
+    whole = {canon[v[0]] for v in clean.values() if type(v) is list and len(v) == 1}
     need = set(canon.values()) if record_versions else whole
     infos = _versions(sorted(need), dict(versions or {}), storage_options or {})
+    # raw URL -> (canonical URL, size or -1, etag, mtime)
+    src: dict[str, tuple[str, int, str | None, int | None]] = {}
+    for raw, url in canon.items():
+        info = infos.get(url)
+        if info is None:
+            src[raw] = (url, -1, None, None)
+        elif record_versions:
+            src[raw] = (url, info.size, info.etag, info.mtime)
+        else:
+            src[raw] = (url, info.size, None, None)
 
     virtual: list[tuple[str, str, int, int, str | None, int | None]] = []
     data: list[tuple[str, bytes]] = []
     meta: dict[str, bytes] = {}
+    base = f"{path}/" if path else ""
     for k, v in clean.items():
-        key = _join(path, k)
-        if isinstance(v, bytes):
+        if type(v) is bytes:
             if k.rsplit("/", 1)[-1] in META_NAMES:
                 meta[k] = v
             else:
-                data.append((key, v))
+                data.append((base + k, v))
             continue
-        url = canon[v[0]]
-        info = infos.get(url) if record_versions or len(v) == 1 else None
+        url, size, etag, mtime = src[v[0]]
         if len(v) == 1:
-            assert info is not None
-            offset, length = 0, info.size
+            offset, length = 0, size
         else:
             offset, length = v[1], v[2]
-            if info is not None and offset + length > info.size:
+            if 0 <= size < offset + length:
                 raise InvalidInputError(
-                    f"reference {k!r} reads bytes {offset}..{offset + length} of {url}, "
-                    f"which is only {info.size} bytes long"
+                    f"reference {k!r} reads bytes {offset}..{offset + length} of {url}, which is only {size} bytes long"
                 )
-        etag = info.etag if info is not None and record_versions else None
-        mtime = info.mtime if info is not None and record_versions else None
-        virtual.append((key, url, offset, length, etag, mtime))
+        virtual.append((base + k, url, offset, length, etag, mtime))
 
     if prefixes is None:
         prefixes = sorted({prefix_of(u) for u in canon.values()})

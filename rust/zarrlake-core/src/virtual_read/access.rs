@@ -94,8 +94,7 @@ impl Policy {
         let suggest = url.suggested_prefix();
         Err(Error::VirtualNotAllowed(format!(
             "virtual chunk '{key}' refers to {canonical}, which is outside the virtual prefixes this \
-             reader allows (prefix {suggest}); allow it with Client(..., allow_virtual=[\"{suggest}\"]) \
-             or repo.allow_virtual([\"{suggest}\"])"
+             reader allows (prefix {suggest}); allow it with Client(..., allow_virtual=[\"{suggest}\"])"
         )))
     }
 
@@ -114,7 +113,7 @@ impl Policy {
         Err(Error::VirtualNotAllowed(format!(
             "virtual chunk '{key}' refers to the local file {}, and local files are read only from \
              prefixes the reading client names explicitly (prefix {suggest}); allow it with \
-             Client(..., allow_virtual=[\"{suggest}\"]) or repo.allow_virtual([\"{suggest}\"])",
+             Client(..., allow_virtual=[\"{suggest}\"])",
             url.canonical()
         )))
     }
