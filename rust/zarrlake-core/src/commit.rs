@@ -273,14 +273,7 @@ impl Session {
                     changes: summary.clone(),
                 })
                 .await?;
-            let v = RefVersion {
-                commit: Some(commit.id),
-                deleted: false,
-                time_micros: now_micros(),
-                message: None,
-                author_name: None,
-                author_email: None,
-            };
+            let v = RefVersion::pointing(commit.id);
             if repo.put_branch_version(branch, seq, &v).await? {
                 return Ok(Some(commit.id));
             }

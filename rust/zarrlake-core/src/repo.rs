@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::chunks::HashMethod;
 use crate::error::{Error, Result};
 use crate::format::codec::{self, Kind};
-use crate::format::{now_micros, Commit, Manifest, ObjectId, RefVersion, RepoConfig, Snapshot};
+use crate::format::{Commit, Manifest, ObjectId, RefVersion, RepoConfig, Snapshot};
 use crate::keys::validate_ref_name;
 use crate::refs::VersionedCells;
 use crate::storage::{Location, Storage};
@@ -390,14 +390,7 @@ impl Repository {
         if tip.is_some() {
             return Err(Error::RefExists(format!("Branch '{name}' already exists.")));
         }
-        let v = RefVersion {
-            commit: Some(commit),
-            deleted: false,
-            time_micros: now_micros(),
-            message: None,
-            author_name: None,
-            author_email: None,
-        };
+        let v = RefVersion::pointing(commit);
         if !self.put_branch_version(name, seq, &v).await? {
             return Err(Error::RefExists(format!("Branch '{name}' already exists.")));
         }
@@ -415,14 +408,7 @@ impl Repository {
             if tip.is_none() {
                 return Err(Error::RefNotFound(format!("Branch '{name}' does not exist.")));
             }
-            let v = RefVersion {
-                commit: None,
-                deleted: true,
-                time_micros: now_micros(),
-                message: None,
-                author_name: None,
-                author_email: None,
-            };
+            let v = RefVersion::tombstone();
             if self.put_branch_version(name, seq, &v).await? {
                 return Ok(());
             }
@@ -453,12 +439,10 @@ impl Repository {
             )));
         }
         let v = RefVersion {
-            commit: Some(commit),
-            deleted: false,
-            time_micros: now_micros(),
             message,
             author_name: Some(author.name.clone()),
             author_email: Some(author.email.clone()),
+            ..RefVersion::pointing(commit)
         };
         if !self.inner.cells.put_next(Kind::Ref, &tag_cell(name), seq, &v).await? {
             return Err(exists);
@@ -473,14 +457,7 @@ impl Repository {
         if existing.is_none() {
             return Err(missing());
         }
-        let v = RefVersion {
-            commit: None,
-            deleted: true,
-            time_micros: now_micros(),
-            message: None,
-            author_name: None,
-            author_email: None,
-        };
+        let v = RefVersion::tombstone();
         if !self.inner.cells.put_next(Kind::Ref, &tag_cell(name), seq, &v).await? {
             return Err(missing());
         }

@@ -20,6 +20,29 @@ pub struct RefVersion {
     pub author_email: Option<String>,
 }
 
+impl RefVersion {
+    /// A version pointing at `commit`.
+    pub fn pointing(commit: ObjectId) -> Self {
+        RefVersion {
+            commit: Some(commit),
+            deleted: false,
+            time_micros: super::now_micros(),
+            message: None,
+            author_name: None,
+            author_email: None,
+        }
+    }
+
+    /// A version that deletes the ref.
+    pub fn tombstone() -> Self {
+        RefVersion {
+            commit: None,
+            deleted: true,
+            ..Self::pointing(ObjectId([0; 12]))
+        }
+    }
+}
+
 /// A write session's immutable record, `sessions/<id>/info`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {
