@@ -16,6 +16,7 @@ import zarrlake
 
 class _RangeHandler(http.server.BaseHTTPRequestHandler):
     root: Path
+    gets: list[str]
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -49,6 +50,7 @@ class _RangeHandler(http.server.BaseHTTPRequestHandler):
             return
         data = p.read_bytes()
         rng = self.headers.get("Range")
+        self.gets.append(rng or "")
         if not rng:
             self._headers(p, 200, len(data), {})
             self.wfile.write(data)
@@ -61,8 +63,14 @@ class _RangeHandler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def http_root(data_dir: Path) -> Iterator[str]:
-    handler = type("Handler", (_RangeHandler,), {"root": data_dir.resolve()})
+def gets() -> list[str]:
+    """The Range header of every GET the server answered."""
+    return []
+
+
+@pytest.fixture
+def http_root(data_dir: Path, gets: list[str]) -> Iterator[str]:
+    handler = type("Handler", (_RangeHandler,), {"root": data_dir.resolve(), "gets": gets})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -85,3 +93,39 @@ def test_netcdf_and_tiff_over_http(tmp_path, data_dir, http_root):
     reader = zarrlake.Client(tmp_path / "lake").get_repo("org/http")
     with pytest.raises(zarrlake.VirtualAccessError, match="http://127.0.0.1"):
         _ = reader.to_xarray("nc")["temp"].values
+
+
+def test_nearby_ranges_are_coalesced(tmp_path, data_dir, http_root, gets):
+    import asyncio
+    import json
+
+    (data_dir / "raw.bin").write_bytes(bytes(range(256)) * 400)
+    zarray = {
+        "shape": [50_000],
+        "chunks": [1000],
+        "dtype": "|u1",
+        "fill_value": 0,
+        "order": "C",
+        "filters": None,
+        "compressor": None,
+        "zarr_format": 2,
+    }
+    refs = {".zgroup": "{}", "x/.zarray": json.dumps(zarray)}
+    for i in range(50):  # 1000-byte chunks with 500-byte gaps
+        refs[f"x/{i}"] = [f"{http_root}/raw.bin", i * 1500, 1000]
+    repo = zarrlake.Client(tmp_path / "lake", allow_virtual=[http_root]).create_repo("org/coalesce")
+    repo.add_kerchunk_references(refs, "k")
+    repo.commit("refs")
+    session = repo._core.session_native
+    keys = [(f"k/x/{i}", None) for i in range(50)]
+    gets.clear()
+
+    async def many() -> list[bytes]:
+        return await session.get_many_async(keys)
+
+    got = asyncio.run(many())
+    assert [bytes(b) for b in got] == [(bytes(range(256)) * 400)[i * 1500 : i * 1500 + 1000] for i in range(50)]
+    assert gets == ["bytes=0-74499"]  # one request for all fifty
+    gets.clear()
+    assert bytes(session.get("k/x/7")) == bytes(got[7])
+    assert gets == ["bytes=10500-11499"]

@@ -4,6 +4,7 @@
 //! the gap to the next range is at most `MAX_GAP` and the merged request stays within
 //! `MAX_MERGED` bytes. Each merged request is one ranged GET; its bytes are then sliced
 //! back into the requested pieces (zero-copy). Requests run `CONCURRENCY` at a time.
+//! Local files are not merged: a local read has no round trip to save.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -13,6 +14,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::access::Policy;
 use super::fetch::{fetch, resolve, Version};
+use super::source_url::Scheme;
 use crate::error::Result;
 
 /// Ranges this close together are fetched in one request.
@@ -80,7 +82,13 @@ pub async fn read_all(policy: &Policy, wants: Vec<Want>) -> Result<Vec<(usize, B
     let mut jobs = Vec::new();
     for ((url, etag, mtime), (key, ranges)) in by_source {
         let src = resolve(policy, &key, &url).await?;
-        for m in plan(ranges, MAX_GAP, MAX_MERGED) {
+        // A local read costs no round trip: merging would only add copying.
+        let (gap, merged) = if src.scheme == Scheme::File {
+            (0, 0)
+        } else {
+            (MAX_GAP, MAX_MERGED)
+        };
+        for m in plan(ranges, gap, merged) {
             jobs.push((src.clone(), key.clone(), etag.clone(), mtime, m));
         }
     }
