@@ -9,10 +9,11 @@ import time
 
 import numpy as np
 import pytest
-import virtual_samples as samples
 import zarr
 import zarrlake
 from zarrlake import _native
+
+from . import virtual_samples as samples
 
 
 def _ingest(tmp_path, data_dir):

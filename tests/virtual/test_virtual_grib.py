@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-import virtual_samples as samples
 import xarray as xr
 import zarrlake
+
+from . import virtual_samples as samples
 
 pytest.importorskip("cfgrib")
 

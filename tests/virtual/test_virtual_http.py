@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import virtual_samples as samples
 import zarrlake
+
+from . import virtual_samples as samples
 
 
 class _RangeHandler(http.server.BaseHTTPRequestHandler):

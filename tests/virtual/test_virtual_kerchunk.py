@@ -7,11 +7,12 @@ import json
 
 import numpy as np
 import pytest
-import virtual_samples as samples
 import zarr
 import zarrlake
 from zarrlake.virtual.kerchunk_refs import load_references
 from zarrlake.virtual.templates import render
+
+from . import virtual_samples as samples
 
 
 def _zarray(shape, chunks, dtype="<i4", **kw):

@@ -6,9 +6,10 @@ import json
 
 import numpy as np
 import pytest
-import virtual_samples as samples
 import xarray as xr
 import zarrlake
+
+from . import virtual_samples as samples
 
 
 def _upload(s3, path, key):

@@ -6,10 +6,11 @@ import warnings
 
 import numpy as np
 import pytest
-import virtual_samples as samples
 import zarr
 import zarrlake
 from zarrlake.virtual import virtual_prefixes
+
+from . import virtual_samples as samples
 
 
 def _temp(repo, path="nc"):

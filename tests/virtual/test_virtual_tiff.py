@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import virtual_samples as samples
 import xarray as xr
 import zarr
 import zarrlake
+
+from . import virtual_samples as samples
 
 pytest.importorskip("tifffile")
 

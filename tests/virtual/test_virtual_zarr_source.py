@@ -6,10 +6,11 @@ import json
 import warnings
 
 import pytest
-import virtual_samples as samples
 import xarray as xr
 import zarr
 import zarrlake
+
+from . import virtual_samples as samples
 
 
 @pytest.mark.parametrize(("zarr_format", "sharded"), [(2, False), (3, False), (3, True)])

@@ -1,0 +1,1 @@
+"""Virtual dataset tests (a package, so its conftest does not shadow ``tests/conftest.py``)."""
