@@ -22,7 +22,7 @@ class Repository:
     @staticmethod
     def create(
         location: str,
-        hash_method: str = "sha256",
+        hash_method: str = "blake3",
         inline_threshold: int = 512,
         virtual_prefixes: list[str] = ...,
     ) -> Repository: ...

@@ -152,7 +152,15 @@ async fn check_upstream(
     verb: &str,
 ) -> Result<()> {
     let landed = repo.commits_since(base, tip).await?;
-    let theirs: Vec<&ChangeSummary> = landed.iter().map(|c| &c.changes).collect();
+    let ids: Vec<ObjectId> = landed.iter().map(|c| c.id).collect();
+    let summaries: Vec<Arc<ChangeSummary>> = futures::stream::iter(ids.into_iter().map(|id| {
+        let repo = repo.clone();
+        async move { repo.load_changes(&id).await }
+    }))
+    .buffered(8)
+    .try_collect()
+    .await?;
+    let theirs: Vec<&ChangeSummary> = summaries.iter().map(|c| c.as_ref()).collect();
     let paths = find_conflicts(ours, &theirs);
     if paths.is_empty() {
         return Ok(());
@@ -234,7 +242,7 @@ impl Session {
         if changes.is_empty() {
             return Ok(None);
         }
-        let summary = changes.summary();
+        let summary = Arc::new(changes.summary());
         let values = changes.into_values();
         let repo = self.repo().clone();
         let mut base = self.base_commit();
@@ -258,24 +266,27 @@ impl Session {
             }
             let snapshot = build_snapshot(&repo, &base_snap, &values).await?;
             let snap_id = ObjectId::new();
-            repo.write_snapshot(snap_id, Arc::new(snapshot)).await?;
             let author = self.author();
-            let commit = repo
-                .write_commit(Commit {
-                    id: ObjectId::new(),
-                    parent: base,
-                    snapshot: snap_id,
-                    message: message.to_string(),
-                    author_name: author.name.clone(),
-                    author_email: author.email.clone(),
-                    time_micros: now_micros(),
-                    session_start_micros: self.start_micros(),
-                    changes: summary.clone(),
-                })
-                .await?;
-            let v = RefVersion::pointing(commit.id);
+            let commit = Commit {
+                id: ObjectId::new(),
+                parent: base,
+                snapshot: snap_id,
+                message: message.to_string(),
+                author_name: author.name.clone(),
+                author_email: author.email.clone(),
+                time_micros: now_micros(),
+                session_start_micros: self.start_micros(),
+            };
+            let commit_id = commit.id;
+            // Nothing points at these until the branch version below is written.
+            futures::try_join!(
+                repo.write_snapshot(snap_id, Arc::new(snapshot)),
+                repo.write_changes(commit_id, summary.clone()),
+                repo.write_commit(commit),
+            )?;
+            let v = RefVersion::pointing(commit_id);
             if repo.put_branch_version(branch, seq, &v).await? {
-                return Ok(Some(commit.id));
+                return Ok(Some(commit_id));
             }
         }
         Err(Error::CommitFailed(format!(

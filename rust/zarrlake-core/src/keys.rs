@@ -64,7 +64,11 @@ pub fn prefix_end(prefix: &str) -> Option<String> {
     let mut chars: Vec<char> = prefix.chars().collect();
     while let Some(c) = chars.pop() {
         // The next scalar value; U+D7FF is followed by U+E000 (surrogates are not chars).
-        let next = if c == '\u{D7FF}' { Some('\u{E000}') } else { char::from_u32(c as u32 + 1) };
+        let next = if c == '\u{D7FF}' {
+            Some('\u{E000}')
+        } else {
+            char::from_u32(c as u32 + 1)
+        };
         if let Some(next) = next {
             chars.push(next);
             return Some(chars.into_iter().collect());

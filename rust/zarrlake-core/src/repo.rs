@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::chunks::HashMethod;
 use crate::error::{Error, Result};
 use crate::format::codec::{self, Kind};
-use crate::format::{Commit, Manifest, ObjectId, RefVersion, RepoConfig, Snapshot};
+use crate::format::{ChangeSummary, Commit, Manifest, ObjectId, RefVersion, RepoConfig, Snapshot};
 use crate::keys::validate_ref_name;
 use crate::refs::VersionedCells;
 use crate::storage::{Location, Storage};
@@ -30,6 +30,7 @@ pub(crate) struct RepoInner {
     commits: Cache<ObjectId, Arc<Commit>>,
     snapshots: Cache<ObjectId, Arc<Snapshot>>,
     manifests: Cache<ObjectId, Arc<Manifest>>,
+    changes: Cache<ObjectId, Arc<ChangeSummary>>,
     /// Virtual URL prefixes this client allows on top of the repo config's.
     virtual_allow: parking_lot::RwLock<Vec<String>>,
 }
@@ -74,6 +75,7 @@ impl Repository {
                 commits: Cache::new(10_000),
                 snapshots: Cache::new(64),
                 manifests: Cache::new(512),
+                changes: Cache::new(256),
                 virtual_allow: parking_lot::RwLock::new(Vec::new()),
             }),
         })
@@ -207,6 +209,28 @@ impl Repository {
             .await?;
         self.inner.commits.insert(c.id, c.clone());
         Ok(c)
+    }
+
+    /// The change summary of a commit (read only for conflict checks and diffs).
+    pub async fn load_changes(&self, id: &ObjectId) -> Result<Arc<ChangeSummary>> {
+        if let Some(c) = self.inner.changes.get(id) {
+            return Ok(c);
+        }
+        let key = format!("changes/{id}");
+        let c: ChangeSummary = self
+            .load(Kind::Changes, &key)
+            .await?
+            .ok_or_else(|| Error::corrupt(&key, "change summary is missing"))?;
+        let c = Arc::new(c);
+        self.inner.changes.insert(*id, c.clone());
+        Ok(c)
+    }
+
+    pub(crate) async fn write_changes(&self, id: ObjectId, c: Arc<ChangeSummary>) -> Result<()> {
+        self.write_object(Kind::Changes, format!("changes/{id}"), c.clone())
+            .await?;
+        self.inner.changes.insert(id, c);
+        Ok(())
     }
 
     pub async fn load_snapshot(&self, id: &ObjectId) -> Result<Arc<Snapshot>> {

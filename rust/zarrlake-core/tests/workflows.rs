@@ -43,7 +43,10 @@ async fn commit_graph_and_time_travel() {
     let log = repo.log(Some(c2), 0).await.unwrap();
     assert_eq!(log.iter().map(|c| c.id).collect::<Vec<_>>(), vec![c2, c1]);
     assert_eq!(log[0].parent, Some(c1));
-    assert_eq!(log[0].changes.deleted_nodes, vec!["a".to_string()]);
+    assert_eq!(
+        repo.load_changes(&c2).await.unwrap().deleted_nodes,
+        vec!["a".to_string()]
+    );
 
     let old = repo
         .start_session(None, Some(c1), false, 0, author(), None)

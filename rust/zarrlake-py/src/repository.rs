@@ -15,7 +15,7 @@ pub struct PyRepository(pub Repository);
 #[pymethods]
 impl PyRepository {
     #[staticmethod]
-    #[pyo3(signature = (location, hash_method="sha256", inline_threshold=512, virtual_prefixes=Vec::new()))]
+    #[pyo3(signature = (location, hash_method="blake3", inline_threshold=512, virtual_prefixes=Vec::new()))]
     fn create(
         py: Python<'_>,
         location: String,
@@ -154,8 +154,8 @@ impl PyRepository {
     /// Keys changed by a commit and the node paths it deleted.
     fn commit_changes(&self, py: Python<'_>, id: String) -> PyResult<(Vec<String>, Vec<String>)> {
         let id = parse_id(&id)?;
-        let c = block(py, self.0.load_commit(&id))?;
-        Ok((c.changes.keys.clone(), c.changes.deleted_nodes.clone()))
+        let c = block(py, self.0.load_changes(&id))?;
+        Ok((c.keys.clone(), c.deleted_nodes.clone()))
     }
 
     #[pyo3(signature = (branch, commit, for_writing, expires_in_micros, author_name, author_email, message=None))]

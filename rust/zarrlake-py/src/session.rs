@@ -56,8 +56,11 @@ impl<'py> IntoPyObject<'py> for OptViewList {
     type Output = Bound<'py, PyAny>;
     type Error = PyErr;
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let items: Vec<Bound<'py, PyAny>> =
-            self.0.into_iter().map(|b| OptView(b).into_pyobject(py)).collect::<PyResult<_>>()?;
+        let items: Vec<Bound<'py, PyAny>> = self
+            .0
+            .into_iter()
+            .map(|b| OptView(b).into_pyobject(py))
+            .collect::<PyResult<_>>()?;
         Ok(pyo3::types::PyList::new(py, items)?.into_any())
     }
 }

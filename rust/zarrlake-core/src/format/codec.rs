@@ -22,6 +22,7 @@ pub enum Kind {
     SessionInfo = 5,
     SessionState = 6,
     Fragment = 7,
+    Changes = 8,
 }
 
 pub fn encode<T: Serialize>(kind: Kind, value: &T) -> Result<bytes::Bytes> {

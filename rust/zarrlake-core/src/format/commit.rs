@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use super::ObjectId;
 
-/// What a commit changed, at the granularity conflicts are checked at: Zarr keys.
+/// What a commit changed, at the granularity conflicts are checked at: Zarr keys. Stored
+/// apart from the commit (`changes/<commit id>`) so checkouts and logs never decode it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeSummary {
     /// Every key written or deleted, sorted.
@@ -23,5 +24,4 @@ pub struct Commit {
     pub author_email: String,
     pub time_micros: i64,
     pub session_start_micros: i64,
-    pub changes: ChangeSummary,
 }

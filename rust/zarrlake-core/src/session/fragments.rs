@@ -102,7 +102,7 @@ impl FragmentWriter {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let name = fragment_name(now_micros(), &self.writer_id, seq);
         let bytes = codec::encode(Kind::Fragment, &Fragment { records })?;
-        let key = format!("{}/{}", self.prefix, name);
+        let key = format!("{}/{}/{}", self.prefix, self.writer_id, name);
         if !self.storage.put_if_absent(&key, bytes).await? {
             return Err(Error::Storage(format!("fragment {key} already exists")));
         }
@@ -120,11 +120,6 @@ fn fragment_name(micros: i64, writer: &str, seq: u64) -> String {
     format!("{micros:016x}-{writer}-{seq:010x}")
 }
 
-/// The writer id inside a fragment name.
-pub fn fragment_writer(name: &str) -> Option<&str> {
-    name.split('-').nth(1)
-}
-
 fn clone_error(e: &Error) -> Error {
     match e {
         Error::SessionExpired(m) => Error::SessionExpired(m.clone()),
@@ -138,10 +133,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_sort_by_time_and_carry_the_writer() {
+    fn names_sort_by_time_then_writer() {
         let a = fragment_name(5, "abc", 9);
         let b = fragment_name(16, "abc", 0);
         assert!(a < b);
-        assert_eq!(fragment_writer(&a), Some("abc"));
+        assert!(fragment_name(5, "abc", 0) < fragment_name(5, "abd", 0));
     }
 }

@@ -20,7 +20,7 @@ use crate::format::{now_micros, ChunkRef, Fragment, ObjectId, SessionInfo, Sessi
 use crate::keys::{self, validate_key};
 use crate::repo::{Author, Repository};
 pub use changeset::{ChangeSet, Order};
-use fragments::{fragment_writer, fragments_prefix, AfterWrite, FragmentWriter};
+use fragments::{fragments_prefix, AfterWrite, FragmentWriter};
 
 pub const DEFAULT_EXPIRY_MICROS: i64 = 24 * 3600 * 1_000_000;
 pub const MAX_EXPIRY_MICROS: i64 = 7 * 24 * 3600 * 1_000_000;
@@ -64,6 +64,8 @@ pub(crate) struct SessionInner {
     pub start_micros: i64,
     state: RwLock<MutState>,
     writer: Option<Arc<FragmentWriter>>,
+    /// Other writers' fragments already folded into `state.changes`.
+    folded: parking_lot::Mutex<std::collections::HashSet<String>>,
 }
 
 #[derive(Clone)]
@@ -160,6 +162,7 @@ impl Repository {
                 start_micros: start,
                 state: RwLock::new(state),
                 writer,
+                folded: parking_lot::Mutex::new(std::collections::HashSet::new()),
             }),
         }
     }
@@ -554,18 +557,32 @@ impl Session {
     // ---- session state -----------------------------------------------------------------
 
     /// Reads the fragments other writers stored and folds them into the change set.
+    /// Each writer has its own directory, so our own writes are never listed or re-read,
+    /// and fragments already folded in are skipped.
     pub(crate) async fn load_foreign_fragments(&self) -> Result<()> {
         let Some(writer) = &self.inner.writer else {
             return Ok(());
         };
-        let prefix = fragments_prefix(&self.inner.id);
-        let names = self.inner.repo.storage().list(&prefix).await?;
-        let foreign: Vec<String> = names
-            .into_iter()
-            .filter(|k| fragment_writer(k.rsplit('/').next().unwrap_or("")) != Some(writer.writer_id()))
-            .collect();
-        use futures::{StreamExt, TryStreamExt};
         let storage = self.inner.repo.storage().clone();
+        let prefix = fragments_prefix(&self.inner.id);
+        let mut foreign = Vec::new();
+        for w in storage.list_dirs(&prefix).await? {
+            if w == writer.writer_id() {
+                continue;
+            }
+            let seen = self.inner.folded.lock().clone();
+            foreign.extend(
+                storage
+                    .list(&format!("{prefix}/{w}"))
+                    .await?
+                    .into_iter()
+                    .filter(|k| !seen.contains(k)),
+            );
+        }
+        if foreign.is_empty() {
+            return Ok(());
+        }
+        use futures::{StreamExt, TryStreamExt};
         let loaded: Vec<(String, Fragment)> = futures::stream::iter(foreign.into_iter().map(|k| {
             let storage = storage.clone();
             async move {
@@ -581,6 +598,7 @@ impl Session {
         .try_collect()
         .await?;
         let mut st = self.inner.state.write();
+        let mut folded = self.inner.folded.lock();
         for (k, f) in loaded {
             let name: Arc<str> = Arc::from(k.rsplit('/').next().unwrap_or(""));
             for (i, (key, v)) in f.records.into_iter().enumerate() {
@@ -593,6 +611,7 @@ impl Session {
                     },
                 );
             }
+            folded.insert(k);
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! Mutation needs only put-if-absent (`PutMode::Create`), which every backend supports,
 //! local disk included, so concurrent committers are safe everywhere.
 
+mod local;
 mod location;
 
 pub use location::Location;
@@ -104,6 +105,9 @@ impl Storage {
 
     /// Writes `bytes` under `key` only if nothing is there. Returns false if it existed.
     pub async fn put_if_absent(&self, key: &str, bytes: Bytes) -> Result<bool> {
+        if let Location::Local(root) = &self.location {
+            return local::put_if_absent(root, key, &bytes);
+        }
         let opts = PutOptions {
             mode: PutMode::Create,
             ..Default::default()
@@ -121,6 +125,9 @@ impl Storage {
 
     /// All keys below `prefix` (relative to the repo root), sorted.
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        if let Location::Local(root) = &self.location {
+            return local::list(root, prefix.trim_end_matches('/'));
+        }
         let p = self.path(prefix.trim_end_matches('/'));
         let metas: Vec<_> = self.store.list(Some(&p)).try_collect().await?;
         let mut keys: Vec<String> = metas.iter().map(|m| self.relative(&m.location)).collect();
@@ -130,6 +137,9 @@ impl Storage {
 
     /// The names of the immediate "directories" below `prefix`, sorted.
     pub async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
+        if let Location::Local(root) = &self.location {
+            return local::list_dirs(root, prefix.trim_end_matches('/'));
+        }
         let p = self.path(prefix.trim_end_matches('/'));
         let res = self.store.list_with_delimiter(Some(&p)).await?;
         let mut names: Vec<String> = res

@@ -5,12 +5,14 @@
 //!   -> source_url  parse; refuse unknown schemes and '.'/'..' segments
 //!   -> access      allowed prefix? (local files: client-named prefixes, canonical paths)
 //!   -> stores      cached client per bucket/host (object_store; AWS_*/GOOGLE_* env)
-//!   -> coalesce    (many reads) merge nearby ranges of one source into one request
+//!   -> coalesce    (get_many) merge nearby ranges of one source into one request
+//!   -> batcher     (single remote reads) the same, for reads arriving within 2 ms
 //!   -> fetch       ranged GET with If-Match; compare ETag/mtime -> SourceChanged
 //! ```
 
 mod access;
 mod batch;
+mod batcher;
 mod coalesce;
 mod fetch;
 mod source_url;
