@@ -46,11 +46,15 @@ pub async fn read(repo: &Repository, key: &str, r: &ChunkRef, range: Option<Rang
     let rg = range.unwrap_or(0..*len);
     let policy = Policy::for_repo(repo);
     let src = fetch::resolve(&policy, key, url).await?;
-    let v = fetch::Version {
-        etag: etag.as_deref(),
-        mtime: *mtime,
-    };
-    fetch::fetch(&src, key, offset + rg.start..offset + rg.end, v).await
+    let abs = offset + rg.start..offset + rg.end;
+    if src.scheme == Scheme::File || abs.is_empty() {
+        let v = fetch::Version {
+            etag: etag.as_deref(),
+            mtime: *mtime,
+        };
+        return fetch::fetch(&src, key, abs, v).await;
+    }
+    batcher::read(src, key, abs, etag.clone(), *mtime).await
 }
 
 #[cfg(test)]
