@@ -130,3 +130,34 @@ def test_nearby_ranges_are_coalesced(tmp_path, data_dir, http_root, gets):
     gets.clear()
     assert bytes(session.get("k/x/7")) == bytes(got[7])
     assert gets == ["bytes=10500-11499"]
+
+
+def test_concurrent_chunk_reads_are_coalesced(tmp_path, data_dir, http_root, gets):
+    """zarr reads chunk by chunk, a few at a time: those reads share requests too."""
+    import json
+
+    import numpy as np
+    import zarr
+
+    values = np.arange(40_000, dtype="<i4")
+    (data_dir / "ints.bin").write_bytes(values.tobytes())
+    zarray = {
+        "shape": [40_000],
+        "chunks": [1000],
+        "dtype": "<i4",
+        "fill_value": 0,
+        "order": "C",
+        "filters": None,
+        "compressor": None,
+        "zarr_format": 2,
+    }
+    refs = {".zgroup": "{}", "x/.zarray": json.dumps(zarray)}
+    refs.update({f"x/{i}": [f"{http_root}/ints.bin", i * 4000, 4000] for i in range(40)})
+    repo = zarrlake.Client(tmp_path / "lake", allow_virtual=[http_root]).create_repo("org/batch")
+    repo.add_kerchunk_references(refs, "k")
+    repo.commit("refs")
+    gets.clear()
+    with zarr.config.set({"async.concurrency": 10}):
+        got = zarr.open_array(repo.store, path="k/x", mode="r")[:]
+    np.testing.assert_array_equal(got, values)
+    assert len(gets) < 40, gets  # fewer requests than chunks
