@@ -20,10 +20,16 @@ pub(super) fn put_if_absent(root: &Path, key: &str, bytes: &[u8]) -> Result<bool
         return Ok(false);
     }
     let parent = path.parent().unwrap_or(root);
-    std::fs::create_dir_all(parent).map_err(|e| io_err("create", parent, e))?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("object");
     let tmp = parent.join(format!(".{name}.{:016x}.tmp", rand::random::<u64>()));
-    std::fs::write(&tmp, bytes).map_err(|e| io_err("write", &tmp, e))?;
+    // Create the directory only when the first write finds it missing.
+    if let Err(e) = std::fs::write(&tmp, bytes) {
+        if e.kind() != ErrorKind::NotFound {
+            return Err(io_err("write", &tmp, e));
+        }
+        std::fs::create_dir_all(parent).map_err(|e| io_err("create", parent, e))?;
+        std::fs::write(&tmp, bytes).map_err(|e| io_err("write", &tmp, e))?;
+    }
     let linked = std::fs::hard_link(&tmp, &path);
     let _ = std::fs::remove_file(&tmp);
     match linked {
