@@ -265,6 +265,15 @@ class RepoCore:
     def delete_tag(self, tag_name: str) -> None:
         self.native.delete_tag(tag_name)
 
+    # ---- virtual datasets ---------------------------------------------------------------
+
+    def ingest_virtual(self, method: str, *args: Any, **kwargs: Any) -> None:
+        """Runs a virtual ingest function into the current session. Readers, this handle
+        included, read the references only from prefixes they allow (``allow_virtual``)."""
+        from . import virtual
+
+        getattr(virtual, method)(self.session_native, *args, **kwargs)
+
     # ---- pickling -----------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:

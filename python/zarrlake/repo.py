@@ -82,10 +82,14 @@ class _DataMixin:
             **kwargs: passed to ``xarray.open_zarr``.
         """
         import xarray as xr
+        import zarr
 
         kwargs.setdefault("consolidated", False)
         kwargs.setdefault("chunks", None)
-        return xr.open_zarr(self.store, group=group, **kwargs)
+        # The fused pipeline decodes through the store's sync surface without scheduling a
+        # coroutine per chunk; arrays keep the pipeline they were opened with.
+        with zarr.config.set({"codec_pipeline.path": "zarr.core.codec_pipeline.FusedCodecPipeline"}):
+            return xr.open_zarr(self.store, group=group, **kwargs)
 
 
 class AsyncRepo(_DataMixin):
@@ -228,39 +232,27 @@ class AsyncRepo(_DataMixin):
     # ---- virtual datasets ----
     async def add_kerchunk_references(self, refs: dict[str, Any] | str, path: Path, **kwargs: Any) -> None:
         """Add kerchunk references (v0 or v1, dict or JSON path/URL) under ``path``."""
-        from . import virtual
-
-        await self._run(lambda: virtual.add_kerchunk_references(self._core.session_native, refs, path, **kwargs))
+        await self._run(lambda: self._core.ingest_virtual("add_kerchunk_references", refs, path, **kwargs))
 
     async def add_virtual_netcdf(self, netcdf_uri: str, path: Path, **kwargs: Any) -> None:
         """Reference a netCDF3 or netCDF4/HDF5 file's arrays under ``path`` without copying."""
-        from . import virtual
-
-        await self._run(lambda: virtual.add_virtual_netcdf(self._core.session_native, netcdf_uri, path, **kwargs))
+        await self._run(lambda: self._core.ingest_virtual("add_virtual_netcdf", netcdf_uri, path, **kwargs))
 
     async def add_virtual_hdf(self, hdf_uri: str, path: Path, **kwargs: Any) -> None:
         """Reference an HDF5 file's datasets under ``path`` without copying."""
-        from . import virtual
-
-        await self._run(lambda: virtual.add_virtual_hdf(self._core.session_native, hdf_uri, path, **kwargs))
+        await self._run(lambda: self._core.ingest_virtual("add_virtual_hdf", hdf_uri, path, **kwargs))
 
     async def add_virtual_grib(self, grib_uri: str, path: Path, **kwargs: Any) -> None:
         """Reference a GRIB2 file's messages, concatenated along the differing coordinate."""
-        from . import virtual
-
-        await self._run(lambda: virtual.add_virtual_grib(self._core.session_native, grib_uri, path, **kwargs))
+        await self._run(lambda: self._core.ingest_virtual("add_virtual_grib", grib_uri, path, **kwargs))
 
     async def add_virtual_zarr(self, zarr_uri: str, path: Path) -> None:
         """Reference an existing Zarr (format 2 or 3) store under ``path``."""
-        from . import virtual
-
-        await self._run(lambda: virtual.add_virtual_zarr(self._core.session_native, zarr_uri, path))
+        await self._run(lambda: self._core.ingest_virtual("add_virtual_zarr", zarr_uri, path))
 
     async def add_virtual_tiff(self, tiff_uri: str, path: Path, name: str, **kwargs: Any) -> None:
         """Reference a TIFF as ``path/name`` (dims X, Y[, band]; overviews as arrays 0, 1, ...)."""
-        from . import virtual
-
-        await self._run(lambda: virtual.add_virtual_tiff(self._core.session_native, tiff_uri, path, name, **kwargs))
+        await self._run(lambda: self._core.ingest_virtual("add_virtual_tiff", tiff_uri, path, name, **kwargs))
 
 
 class Repo(_DataMixin):
@@ -411,36 +403,24 @@ class Repo(_DataMixin):
     # ---- virtual datasets ----
     def add_kerchunk_references(self, refs: dict[str, Any] | str, path: Path, **kwargs: Any) -> None:
         """Add kerchunk references (v0 or v1, dict or JSON path/URL) under ``path``."""
-        from . import virtual
-
-        virtual.add_kerchunk_references(self._core.session_native, refs, path, **kwargs)
+        self._core.ingest_virtual("add_kerchunk_references", refs, path, **kwargs)
 
     def add_virtual_netcdf(self, netcdf_uri: str, path: Path, **kwargs: Any) -> None:
         """Reference a netCDF3 or netCDF4/HDF5 file's arrays under ``path`` without copying."""
-        from . import virtual
-
-        virtual.add_virtual_netcdf(self._core.session_native, netcdf_uri, path, **kwargs)
+        self._core.ingest_virtual("add_virtual_netcdf", netcdf_uri, path, **kwargs)
 
     def add_virtual_hdf(self, hdf_uri: str, path: Path, **kwargs: Any) -> None:
         """Reference an HDF5 file's datasets under ``path`` without copying."""
-        from . import virtual
-
-        virtual.add_virtual_hdf(self._core.session_native, hdf_uri, path, **kwargs)
+        self._core.ingest_virtual("add_virtual_hdf", hdf_uri, path, **kwargs)
 
     def add_virtual_grib(self, grib_uri: str, path: Path, **kwargs: Any) -> None:
         """Reference a GRIB2 file's messages, concatenated along the differing coordinate."""
-        from . import virtual
-
-        virtual.add_virtual_grib(self._core.session_native, grib_uri, path, **kwargs)
+        self._core.ingest_virtual("add_virtual_grib", grib_uri, path, **kwargs)
 
     def add_virtual_zarr(self, zarr_uri: str, path: Path) -> None:
         """Reference an existing Zarr (format 2 or 3) store under ``path``."""
-        from . import virtual
-
-        virtual.add_virtual_zarr(self._core.session_native, zarr_uri, path)
+        self._core.ingest_virtual("add_virtual_zarr", zarr_uri, path)
 
     def add_virtual_tiff(self, tiff_uri: str, path: Path, name: str, **kwargs: Any) -> None:
         """Reference a TIFF as ``path/name`` (dims X, Y[, band]; overviews as arrays 0, 1, ...)."""
-        from . import virtual
-
-        virtual.add_virtual_tiff(self._core.session_native, tiff_uri, path, name, **kwargs)
+        self._core.ingest_virtual("add_virtual_tiff", tiff_uri, path, name, **kwargs)
