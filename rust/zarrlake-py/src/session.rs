@@ -105,9 +105,6 @@ impl PySession {
     fn expires_micros(&self) -> Option<i64> {
         self.0.expires_micros()
     }
-    fn has_changes(&self) -> bool {
-        self.0.has_changes()
-    }
     fn check_writable(&self) -> PyResult<()> {
         self.0
             .check_writable()

@@ -31,11 +31,6 @@ impl ObjectId {
         ObjectId(b)
     }
 
-    /// Seconds since the epoch at which the id was made.
-    pub fn timestamp_secs(&self) -> u32 {
-        u32::from_be_bytes([self.0[0], self.0[1], self.0[2], self.0[3]])
-    }
-
     pub fn is_hex_id(s: &str) -> bool {
         s.len() == 24 && s.bytes().all(|c| c.is_ascii_hexdigit())
     }

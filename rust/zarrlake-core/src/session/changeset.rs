@@ -47,10 +47,6 @@ impl ChangeSet {
         self.map.is_empty()
     }
 
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Change)> {
         self.map.iter()
     }

@@ -632,10 +632,6 @@ impl Session {
         })
     }
 
-    pub fn has_changes(&self) -> bool {
-        !self.inner.state.read().changes.is_empty()
-    }
-
     pub async fn update_expiration(&self, expires_in_micros: i64) -> Result<i64> {
         if !self.inner.writable {
             return Err(Error::ReadOnly("read-only sessions do not expire".into()));
