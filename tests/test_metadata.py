@@ -28,8 +28,9 @@ def tagged(repo):
     [
         ("flags[0].spec[0] == 'a'", ["foo/bar/baz", "foo/bar/baz/spam"]),
         ("flags[0].spec[0:2] == ['a', 'b']", ["foo/bar/baz", "foo/bar/baz/spam"]),
-        # null == null: documents with neither key match too (a documented nuance).
-        ("flags[0].spec[2] == band", ["foo/bar/baz", "other", "plain"]),
+        # null == null: documents with neither key match too (a documented nuance), and so
+        # do nodes without any attributes (evaluated as {}).
+        ("flags[0].spec[2] == band", ["foo", "foo/bar", "foo/bar/baz", "other", "plain"]),
         ("contains(keys(@), 'flags') && contains(keys(@), 'band') && flags[0].spec[2] == band", ["foo/bar/baz"]),
         ("someNaN == 'NaN'", ["other"]),
         ("number >= `3` && number <= `15`", ["foo/bar/baz"]),
@@ -37,8 +38,8 @@ def tagged(repo):
         ('"created:at:time" <= `"2022-05-01"`', ["other"]),
         ("(!flags == `5` || flags == `10`) && foo == `10`", []),
         ("flags == `5` && foo == `10`", ["other"]),
-        # Two missing keys compare equal (null == null) on any document with attributes.
-        ("nope == alsonope", ["foo/bar/baz", "foo/bar/baz/spam", "other", "plain"]),
+        # Two missing keys compare equal (null == null) on every node.
+        ("nope == alsonope", ["foo", "foo/bar", "foo/bar/baz", "foo/bar/baz/spam", "other", "plain"]),
         ("contains(keys(@), 'nope') && contains(keys(@), 'alsonope') && nope == alsonope", []),
     ],
 )
@@ -47,7 +48,7 @@ def test_filter_metadata_examples(tagged, query, expected):
 
 
 def test_nan_only_matches_as_string(tagged):
-    assert tagged.filter_metadata("someNaN == NaN") == ["foo/bar/baz", "foo/bar/baz/spam", "plain"]
+    assert tagged.filter_metadata("someNaN == NaN") == ["foo", "foo/bar", "foo/bar/baz", "foo/bar/baz/spam", "plain"]
 
 
 def test_filter_errors(tagged):

@@ -36,7 +36,7 @@ def test_expired_and_abandoned_sessions_refuse_writes_and_joins(repo):
         put(repo, "b", b"1")
     with pytest.raises(zarrlake.SessionExpiredError):
         repo.checkout(session_token=sid2)
-    with pytest.raises(zarrlake.SessionExpiredError):
+    with pytest.raises(zarrlake.SessionNotFoundError):
         repo.join_session("no-such-session")
     assert isinstance(zarrlake.SessionExpiredError("x"), ValueError)
 
@@ -52,6 +52,8 @@ def test_list_active_sessions(repo):
     active = [s.id for s in repo.list_active_sessions()]
     assert active == [first, s2.id]
     assert repo.list_active_sessions()[1].message == "second"
+    assert repo.session.session_type == "read"  # create_session made the last one current
+    repo.join_session(first)
     put(repo, "a", b"1")
     repo.commit("c")  # a committed session is no longer active
     assert first not in [s.id for s in repo.list_active_sessions()]

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 import zarrlake
 from hypothesis import HealthCheck, settings
-from hypothesis import strategies as st
 from hypothesis.stateful import rule, run_state_machine_as_test
 from zarr.abc.store import SupportsDeleteSync, SupportsGetSync, SupportsSetSync
 from zarr.core.buffer import Buffer
@@ -40,16 +39,16 @@ class TestZarrlakeStore(StoreTests[ZarrlakeStore, CpuBuffer]):
         return {"repo": repo}
 
     async def set(self, store: ZarrlakeStore, key: str, value: Buffer) -> None:
-        store._core.session_native.set(key, value.to_bytes())
+        store._session.set(key, value.to_bytes())
 
     async def get(self, store: ZarrlakeStore, key: str) -> Buffer:
-        data = store._core.session_native.get(key)
+        data = store._session.get(key)
         if data is None:
             raise FileNotFoundError(key)
         return self.buffer_cls.from_bytes(data)
 
     def test_store_repr(self, store: ZarrlakeStore) -> None:
-        session_id = store._core.session_native.id
+        session_id = store._session.id
         assert repr(store) == f"ZarrlakeStore('org/store', session={session_id})"
 
     def test_store_supports_writes(self, store: ZarrlakeStore) -> None:
@@ -68,10 +67,10 @@ class TestZarrlakeStore(StoreTests[ZarrlakeStore, CpuBuffer]):
         assert isinstance(store, SupportsDeleteSync)
 
     def test_store_follows_repo_session(self, store: ZarrlakeStore) -> None:
-        before = store._core.session_native.id
+        before = store._session.id
         store.set_sync("k", CpuBuffer.from_bytes(b"v"))
         store._core.commit("one")
-        assert store._core.session_native.id != before
+        assert store._session.id != before
         got = store.get_sync("k")
         assert got is not None and got.to_bytes() == b"v"
 
@@ -84,12 +83,25 @@ class TestZarrlakeStoreMemory(TestZarrlakeStore):
         return {"repo": _new_memory_repo()}
 
 
+class TestZarrlakeStoreJoined(TestZarrlakeStore):
+    """The same suite on a repo opened with ``checkout=False`` that joined a session by id:
+    ``join_session`` makes the joined session the repo's current one."""
+
+    @pytest.fixture
+    def store_kwargs(self, tmp_path: Any) -> dict[str, Any]:
+        client = zarrlake.Client(tmp_path / "lake")
+        session_id = client.create_repo("org/store").session.id
+        repo = client.get_repo("org/store", checkout=False)
+        repo.join_session(session_id)
+        return {"repo": repo}
+
+
 class TestZarrlakeStoreCommitted(TestZarrlakeStore):
     """The same suite with every value committed: reads then come from the snapshot and its
     manifests rather than from the session's change set."""
 
     async def set(self, store: ZarrlakeStore, key: str, value: Buffer) -> None:
-        store._core.session_native.set(key, value.to_bytes())
+        store._session.set(key, value.to_bytes())
         assert store._core.commit(f"set {key}") is not None
 
 
@@ -101,32 +113,30 @@ STATEFUL_SETTINGS = settings(
 )
 
 
-def _commit(store: ZarrlakeStore, reopen: bool) -> None:
-    """Commits the store's session (the store follows into the next one); with ``reopen``
-    also checks ``main`` out again, so reads come from the stored commit."""
+def _commit(store: ZarrlakeStore) -> None:
+    """Commits the store's session; the store follows into the next one, whose reads come
+    from the new commit's snapshot and manifests."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "No changes to commit"
         store._core.commit("state machine step")
-        if reopen:
-            store._core.checkout("main")
 
 
 class CommittingHierarchyMachine(ZarrHierarchyStateMachine):
     """zarr's hierarchy machine, plus commits: committing must not change what is seen."""
 
-    @rule(reopen=st.booleans())
-    def commit(self, reopen: bool) -> None:
+    @rule()
+    def commit(self) -> None:
         assert isinstance(self.store, ZarrlakeStore)
-        _commit(self.store, reopen)
+        _commit(self.store)
 
 
 class CommittingStoreMachine(ZarrStoreStateMachine):
     """zarr's key/value machine, plus commits: committing must not change what is seen."""
 
-    @rule(reopen=st.booleans())
-    def commit(self, reopen: bool) -> None:
+    @rule()
+    def commit(self) -> None:
         assert isinstance(self.store.store, ZarrlakeStore)
-        _commit(self.store.store, reopen)
+        _commit(self.store.store)
 
 
 @pytest.mark.parametrize("machine", [ZarrHierarchyStateMachine, CommittingHierarchyMachine])

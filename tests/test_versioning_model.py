@@ -131,16 +131,16 @@ def conflicts(ours: dict[str, bytes | None], theirs: dict[str, bytes | None]) ->
 
 
 @contextmanager
-def expect_warning(match: str | None) -> Iterator[None]:
-    """Asserts a UserWarning matching ``match`` (None: no zarrlake warning) is raised."""
+def expect_warning(*matches: str) -> Iterator[None]:
+    """Asserts that a UserWarning containing each of ``matches`` is raised, and no other."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield
     messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-    if match is None:
-        assert not messages, messages
-    else:
+    for match in matches:
         assert any(match in m for m in messages), (match, messages)
+    for m in messages:
+        assert any(match in m for match in matches), (m, matches)
 
 
 class VersioningMachine(RuleBasedStateMachine):
@@ -160,6 +160,10 @@ class VersioningMachine(RuleBasedStateMachine):
 
     def can_write(self) -> bool:
         return self.model.writable and self.model.branch is not None
+
+    def leaving(self) -> list[str]:
+        """The warning a checkout gives when it leaves uncommitted changes behind."""
+        return ["has uncommitted changes"] if self.model.writable and self.model.changes else []
 
     def start_session(self, commit: str | None, branch: str | None, writable: bool) -> None:
         self.model.base = commit
@@ -208,7 +212,11 @@ class VersioningMachine(RuleBasedStateMachine):
             with pytest.raises(zarrlake.NotOnBranchError):
                 self.repo.commit(message)
             return
-        if not m.writable or not m.changes:
+        if not m.writable:
+            with pytest.raises(zarrlake.ReadOnlyError):
+                self.repo.commit(message)
+            return
+        if not m.changes:
             with expect_warning("No changes to commit"):
                 assert self.repo.commit(message) == m.base
             return
@@ -226,7 +234,7 @@ class VersioningMachine(RuleBasedStateMachine):
                 return
             event("commit: rebased")
             base = tip
-        with expect_warning(None):
+        with expect_warning():
             cid = self.repo.commit(message)
         assert cid is not None and cid not in m.commits
         assert self.repo.commit_log()[0].message == message
@@ -281,7 +289,7 @@ class VersioningMachine(RuleBasedStateMachine):
                 self.repo.checkout(name, for_writing=for_writing)
             return
         commit, branch = resolved
-        with expect_warning(None if branch else "not on a branch tip"):
+        with expect_warning(*self.leaving(), *([] if branch else ["not on a branch tip"])):
             assert self.repo.checkout(name, for_writing=for_writing) == commit
         self.start_session(commit, branch, for_writing)
 
@@ -295,7 +303,7 @@ class VersioningMachine(RuleBasedStateMachine):
     @rule(data=st.data(), for_writing=st.booleans())
     def checkout_commit(self, data: st.DataObject, for_writing: bool) -> None:
         cid = data.draw(st.sampled_from(sorted(self.model.commits)), label="commit")
-        with expect_warning("not on a branch tip"):
+        with expect_warning(*self.leaving(), "not on a branch tip"):
             assert self.repo.checkout(cid, for_writing=for_writing) == cid
         self.start_session(cid, None, for_writing)
 

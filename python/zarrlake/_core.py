@@ -14,11 +14,7 @@ import warnings
 from typing import Any
 
 from . import _native
-from .errors import (
-    InvalidInputError,
-    NotOnBranchError,
-    RefExistsError,
-)
+from .errors import InvalidInputError, NoSessionError
 from .types import (
     AsyncLocalWriteSession,
     Author,
@@ -36,7 +32,7 @@ from .types import (
 )
 
 MAX_MESSAGE_LENGTH = 5000
-NOT_ON_BRANCH = "You are not on a branch tip, so you can't commit changes."
+SHOWN_KEYS = 10
 
 
 def default_author() -> Author:
@@ -59,6 +55,25 @@ def _check_message(message: Any, what: str = "commit") -> None:
         )
 
 
+def _shown(keys: list[str]) -> str:
+    more = f" and {len(keys) - SHOWN_KEYS} more" if len(keys) > SHOWN_KEYS else ""
+    return ", ".join(keys[:SHOWN_KEYS]) + more
+
+
+class SessionPin:
+    """The session a store reads and writes through.
+
+    A repo hands its current pin to every store it opens. Committing through the repo moves
+    the pin on to the next session of the branch, so write loops keep working; checking out
+    another ref gives the repo a new pin, so stores opened earlier keep their version.
+    """
+
+    __slots__ = ("native",)
+
+    def __init__(self, native: _native.Session) -> None:
+        self.native = native
+
+
 class RepoCore:
     """State and logic of one repo handle. Not thread-safe for session switches."""
 
@@ -78,27 +93,60 @@ class RepoCore:
         self.allow_virtual = list(allow_virtual or [])
         if self.allow_virtual:
             native.allow_virtual(self.allow_virtual)
-        self._session: _native.Session | None = None
+        self._pin: SessionPin | None = None
 
     # ---- sessions -----------------------------------------------------------------------
 
     @property
+    def pin(self) -> SessionPin:
+        if self._pin is None:
+            raise NoSessionError("There is no session active. You have to call checkout first.")
+        return self._pin
+
+    @property
     def session_native(self) -> _native.Session:
-        if self._session is None:
-            raise ValueError("There is no session active. You have to call checkout first.")
-        return self._session
+        return self.pin.native
 
     def wrap(self, s: _native.Session) -> LocalSession:
         if not s.writable:
-            return LocalReadSession(s)
-        return AsyncLocalWriteSession(s) if self.async_sessions else LocalWriteSession(s)
+            return LocalReadSession(s, self)
+        return AsyncLocalWriteSession(s, self) if self.async_sessions else LocalWriteSession(s, self)
 
     @property
     def session(self) -> LocalSession:
         return self.wrap(self.session_native)
 
+    def _switch_to(self, s: _native.Session) -> None:
+        """Makes ``s`` the current session, warning if the one left behind has uncommitted work."""
+        old = self._pin.native if self._pin is not None else None
+        if old is not None and old.id != s.id and old.writable and not old.abandoned and old.has_changes():
+            warnings.warn(
+                f"Session {old.id} has uncommitted changes. They are kept in that session: rejoin it "
+                f"with checkout(session_token={old.id!r}) to commit them.",
+                UserWarning,
+                stacklevel=4,
+            )
+        self._pin = SessionPin(s)
+
     def ping(self) -> None:
         self.native.resolve("main")
+
+    def _start(
+        self,
+        ref: str,
+        for_writing: bool,
+        expires_in: datetime.timedelta,
+        message: str | None,
+    ) -> _native.Session:
+        micros = to_micros(expires_in)
+        if message is not None:
+            _check_message(message, "session")
+        commit, branch = self.native.resolve(str(ref))
+        if branch is None:
+            warnings.warn(f"{_native.NOT_ON_BRANCH} (checked out {ref})", UserWarning, stacklevel=4)
+        return self.native.start_session(
+            branch, commit, for_writing, micros, self.author.name or "", self.author.email, message
+        )
 
     def create_session(
         self,
@@ -107,30 +155,17 @@ class RepoCore:
         expires_in: datetime.timedelta = datetime.timedelta(days=1),
         message: str | None = None,
     ) -> _native.Session:
-        micros = to_micros(expires_in)
-        if message is not None:
-            _check_message(message, "session")
-        commit, branch = self.native.resolve(str(ref))
-        if branch is None:
-            warnings.warn(
-                f"You are not on a branch tip, so you can't commit changes. (checked out {ref})",
-                UserWarning,
-                stacklevel=4,
-            )
-        return self.native.start_session(
-            branch,
-            commit,
-            for_writing,
-            micros,
-            self.author.name or "",
-            self.author.email,
-            message,
-        )
+        s = self._start(ref, for_writing, expires_in, message)
+        s.persist()  # asked for by name: others may join it, list_active_sessions shows it
+        self._switch_to(s)
+        return s
 
     def join_session(self, session_id: str) -> _native.Session:
         if not isinstance(session_id, str):
             raise TypeError(f"session_id must be a str, got {type(session_id).__name__}")
-        return self.native.join_session(session_id)
+        s = self.native.join_session(session_id)
+        self._switch_to(s)
+        return s
 
     def checkout(
         self,
@@ -142,8 +177,9 @@ class RepoCore:
         if session_token is not None:
             s = self.join_session(session_token)
         else:
-            s = self.create_session(ref, for_writing, expires_in)
-        self._session = s
+            # Stored lazily, on the first write or when its id is handed out.
+            s = self._start(ref, for_writing, expires_in, None)
+            self._switch_to(s)
         return s.base_commit
 
     def list_active_sessions(self) -> list[SessionInfo]:
@@ -166,70 +202,51 @@ class RepoCore:
 
     def commit(self, message: str, auto_ff: bool = True, checkout_for_writing: bool = True) -> str | None:
         _check_message(message)
-        s = self.session_native
-        branch = s.branch
-        if branch is None:
-            raise NotOnBranchError(NOT_ON_BRANCH + " Check out a branch to commit.")
-        if not s.writable:
-            warnings.warn("No changes to commit: the session is read-only.", UserWarning, stacklevel=3)
-            return s.base_commit
-        new_id = s.commit(message, auto_ff)
-        if new_id is None:
-            warnings.warn("No changes to commit.", UserWarning, stacklevel=3)
-            return s.base_commit
-        expires_in = datetime.timedelta(microseconds=(s.expires_micros or 0) - s.start_micros)
-        expires_in = max(expires_in, datetime.timedelta(hours=1))
-        self._session = self.create_session(branch, checkout_for_writing, expires_in)
-        if self._session.base_commit != new_id:
+        pin = self.pin
+        new_id, following, overwritten = pin.native.commit(message, auto_ff, checkout_for_writing)
+        if overwritten:
             warnings.warn(
-                f"Another commit landed on '{branch}' right after {new_id}; "
-                f"the new session starts at {self._session.base_commit}.",
+                f"{len(overwritten)} key(s) were written by more than one writer of this session, so "
+                f"only the last write of each is in commit {new_id}: {_shown(overwritten)}. "
+                "Concurrent writers must write whole, distinct chunks.",
                 UserWarning,
                 stacklevel=3,
             )
+        if new_id is None or following is None:
+            warnings.warn("No changes to commit.", UserWarning, stacklevel=3)
+            return pin.native.base_commit
+        pin.native = following  # stores opened on the committed session follow
         return new_id
 
     def fast_forward(self) -> str | None:
-        s = self.session_native
-        if s.branch is None:
-            raise NotOnBranchError("Fast-forward unavailable: " + NOT_ON_BRANCH)
-        return s.fast_forward()
+        return self.session_native.fast_forward()
 
-    def commit_log(self) -> CommitLog:
-        return CommitLog([Commit.from_tuple(t) for t in self.native.log(self.session_native.base_commit)])
+    def _start_of(self, ref: str | None) -> str | None:
+        if ref is None:
+            return self.session_native.base_commit
+        commit, _ = self.native.resolve(str(ref))
+        return commit
+
+    def commit_log(self, ref: str | None = None, limit: int | None = None) -> CommitLog:
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise InvalidInputError(f"limit must be a non-negative int or None, got {limit!r}")
+        start = self._start_of(ref)
+        return CommitLog([Commit.from_tuple(t) for t in self.native.log(start, limit or 0)])
 
     def commit_data(self, refresh: bool = False) -> CommitData:
-        commits: dict[str, Commit] = {}
         branches = {n: c for n, c in self.native.branches() if c is not None}
         tags = {n: c for n, c in self.native.tags() if c is not None}
-        for start in [self.session_native.base_commit, *branches.values(), *tags.values()]:
-            for t in self.native.log(start):
-                if t[0] in commits:
-                    break
-                commits[t[0]] = Commit.from_tuple(t)
+        starts = [self.session_native.base_commit, *branches.values(), *tags.values()]
+        commits = {t[0]: Commit.from_tuple(t) for t in self.native.commit_graph(starts)}
         return CommitData(commits, branches, tags)
 
     # ---- refs ---------------------------------------------------------------------------
 
     def new_branch(self, branch_name: str) -> None:
-        s = self.session_native
-        if branch_name == s.branch:
-            raise RefExistsError(f"Branch '{branch_name}' already exists.")
-        base = s.base_commit
-        if base is not None:
-            self.native.create_branch(branch_name, base)
-        else:
-            # Empty repo: the branch is created by the first commit.
-            existing = {n for n, _ in self.native.branches()} | {n for n, _ in self.native.tags()}
-            if branch_name in existing:
-                raise RefExistsError(f"Branch '{branch_name}' already exists.")
-            from ._names import validate_ref_name
-
-            validate_ref_name(branch_name, "branch")
-        s.set_branch(branch_name)
+        self.session_native.new_branch(branch_name)
 
     def delete_branch(self, branch: str) -> None:
-        if self._session is not None and self._session.branch == branch and branch != "main":
+        if self._pin is not None and self._pin.native.branch == branch and branch != "main":
             raise InvalidInputError(
                 f"Branch '{branch}' is checked out in this session; check out another ref first."
             )
@@ -247,20 +264,15 @@ class RepoCore:
     def tag(self, tag_name: str, commit_id: str | None = None, message: str | None = None) -> Tag:
         if message is not None:
             _check_message(message, "tag")
-        if commit_id is None:
-            target = self.session_native.base_commit
-            if target is None:
-                raise InvalidInputError("Can't create a tag without creating a commit first.")
-        else:
-            target, _ = self.native.resolve(str(commit_id))
-            if target is None:
-                raise InvalidInputError("Can't create a tag without creating a commit first.")
-        if self._session is not None and tag_name == self._session.branch:
-            raise RefExistsError(
-                f"Cannot create tag '{tag_name}' because a branch of the same name already exists."
-            )
-        self.native.create_tag(tag_name, target, message, self.author.name or "", self.author.email)
-        return Tag(tag_name, target, message, self.author.name, self.author.email)
+        target = self._start_of(commit_id)
+        if target is None:
+            raise InvalidInputError("Can't create a tag without creating a commit first.")
+        if self._pin is None:  # no session, so no checked-out branch to keep the name of
+            self.native.create_tag(tag_name, target, message, self.author.name or "", self.author.email)
+            return Tag(tag_name, target, message, self.author.name, self.author.email)
+        s = self._pin.native
+        s.create_tag(tag_name, target, message)
+        return Tag(tag_name, target, message, s.author_name, s.author_email)
 
     def delete_tag(self, tag_name: str) -> None:
         self.native.delete_tag(tag_name)
@@ -276,8 +288,13 @@ class RepoCore:
 
     # ---- pickling -----------------------------------------------------------------------
 
-    def state(self) -> dict[str, Any]:
-        s = self._session
+    def state(self, pin: SessionPin | None = None) -> dict[str, Any]:
+        """What a pickle carries: where the repo is, and the session (stored first, so the
+        unpickled copy can join it)."""
+        pin = pin if pin is not None else self._pin
+        s = pin.native if pin is not None else None
+        if s is not None:
+            s.persist()
         return {
             "location": self.native.location,
             "name": self.name,
@@ -302,9 +319,10 @@ class RepoCore:
         s = state["session"]
         if s is not None:
             if s["writable"]:
-                core._session = native.join_session(s["id"])
+                session = native.join_session(s["id"])
             else:
-                core._session = native.start_session(
+                session = native.start_session(
                     s["branch"], s["base"], False, 0, core.author.name or "", core.author.email
                 )
+            core._pin = SessionPin(session)
         return core

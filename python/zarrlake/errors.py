@@ -15,13 +15,15 @@ class ZarrlakeError(Exception):
 
 
 class ConflictError(ZarrlakeError, RuntimeError):
-    """Fast-forward or commit conflict; ``paths`` lists every conflicting Zarr key."""
+    """Fast-forward or commit conflict: ``paths`` lists every conflicting Zarr key, and
+    ``commits`` the commits on the branch that changed them."""
 
     kind = "conflict"
 
-    def __init__(self, message: str, paths: list[str] | None = None) -> None:
+    def __init__(self, message: str, paths: list[str] | None = None, commits: list[str] | None = None) -> None:
         super().__init__(message)
         self.paths: list[str] = list(paths or [])
+        self.commits: list[str] = list(commits or [])
 
 
 class NotOnBranchError(ZarrlakeError, RuntimeError):
@@ -40,6 +42,18 @@ class SessionExpiredError(ZarrlakeError, ValueError):
     """Writing to or joining an expired, abandoned or committed session."""
 
     kind = "session_expired"
+
+
+class SessionNotFoundError(ZarrlakeError, ValueError):
+    """Joining a session id that does not exist in the repo."""
+
+    kind = "session_not_found"
+
+
+class NoSessionError(ZarrlakeError, ValueError):
+    """A repo opened with ``checkout=False`` used before ``checkout`` or ``join_session``."""
+
+    kind = "no_session"
 
 
 class RefNotFoundError(ZarrlakeError, ValueError):
@@ -114,6 +128,7 @@ __all__ = [
     "CorruptObjectError",
     "InvalidInputError",
     "InvalidNameError",
+    "NoSessionError",
     "NotOnBranchError",
     "ObjectNotFoundError",
     "ReadOnlyError",
@@ -122,6 +137,7 @@ __all__ = [
     "RepoExistsError",
     "RepoNotFoundError",
     "SessionExpiredError",
+    "SessionNotFoundError",
     "SourceChangedError",
     "StorageError",
     "VirtualAccessError",

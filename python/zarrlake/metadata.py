@@ -78,23 +78,27 @@ def compile_query(expr: str) -> Any:
     import jmespath
     from jmespath.exceptions import JMESPathError
 
+    from .errors import InvalidInputError
+
     if not isinstance(expr, str):
         raise TypeError(f"filter must be a JMESPath string, got {type(expr).__name__}")
     try:
         return jmespath.compile(expr)
     except JMESPathError as e:
-        raise ValueError(str(e)) from None
+        raise InvalidInputError(f"invalid JMESPath filter {expr!r}: {e}") from None
 
 
 def matches(query: Any, attributes: dict[str, Any]) -> bool:
+    """Evaluates the query on a node's attributes; a node without attributes is ``{}``, so
+    ``foo == bar`` (null == null) matches it, as in Arraylake."""
     from jmespath.exceptions import JMESPathError
 
-    if not attributes:
-        return False  # documents without attributes never match
+    from .errors import InvalidInputError
+
     try:
         return _truthy(query.search(attributes))
     except JMESPathError as e:
-        raise ValueError(str(e)) from None
+        raise InvalidInputError(f"JMESPath filter failed: {e}") from None
 
 
 def filter_metadata(core: RepoCore, expr: str) -> list[str]:

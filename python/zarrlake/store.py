@@ -1,8 +1,9 @@
-"""ZarrlakeStore: a zarr-python 3 ``Store`` over a repo's current session.
+"""ZarrlakeStore: a zarr-python 3 ``Store`` over one session of a repo.
 
 Every valid Zarr key is accepted (formats 2 and 3, and keys that belong to no array).
 Listing comes from the snapshot and the session, never from listing object storage.
-The store follows its repo: after ``repo.commit()`` it writes into the new session.
+A store keeps the version it was opened on: checking out another ref in the repo does not
+move it. After ``repo.commit()`` it follows into the next session of the same branch.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from zarr.abc.store import (
 )
 from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 
-from ._core import RepoCore
+from ._core import RepoCore, SessionPin
 
 if TYPE_CHECKING:
     from ._native import ByteRangeArg
@@ -47,7 +48,7 @@ def _as_core(repo: Any) -> RepoCore:
 
 
 class ZarrlakeStore(Store):
-    """A Zarr store over a zarrlake repo's current session."""
+    """A Zarr store over the session a zarrlake repo has checked out when it is made."""
 
     supports_writes: bool = True
     supports_deletes: bool = True
@@ -56,10 +57,19 @@ class ZarrlakeStore(Store):
     def __init__(self, repo: Any, *, read_only: bool = False) -> None:
         super().__init__(read_only=read_only)
         self._core = _as_core(repo)
+        self._pin = self._core.pin
+
+    @classmethod
+    def _pinned(cls, core: RepoCore, pin: SessionPin, read_only: bool = False) -> ZarrlakeStore:
+        store = cls.__new__(cls)
+        Store.__init__(store, read_only=read_only)
+        store._core = core
+        store._pin = pin
+        return store
 
     @property
     def _session(self) -> Any:
-        return self._core.session_native
+        return self._pin.native
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -76,15 +86,16 @@ class ZarrlakeStore(Store):
         return f"ZarrlakeStore({self._core.name!r}, session={self._session.id})"
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"core": self._core.state(), "read_only": self._read_only}
+        return {"core": self._core.state(self._pin), "read_only": self._read_only}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._core = RepoCore.from_state(state["core"])
+        self._pin = self._core.pin
         self._read_only = state["read_only"]
         self._is_open = False
 
     def with_read_only(self, read_only: bool = False) -> ZarrlakeStore:
-        return type(self)(self._core, read_only=read_only)
+        return self._pinned(self._core, self._pin, read_only)
 
     @property
     def supports_consolidated_metadata(self) -> bool:

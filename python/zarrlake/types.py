@@ -8,14 +8,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._core import RepoCore
     from ._native import Session as NativeSession
+    from .store import ZarrlakeStore
 
 CommitID = str
 SessionID = str
 Path = str
 
 DEFAULT_SESSION_TIMEOUT = datetime.timedelta(days=1)
-MAX_SESSION_TIMEOUT = datetime.timedelta(days=7)
 DEFAULT_IS_WRITE_SESSION = True
 
 
@@ -24,12 +25,9 @@ def from_micros(us: int) -> datetime.datetime:
 
 
 def to_micros(td: datetime.timedelta) -> int:
+    """Converts an expiry; its limits are checked by the core."""
     if not isinstance(td, datetime.timedelta):
         raise TypeError(f"expires_in must be a datetime.timedelta, got {type(td).__name__}")
-    if td > MAX_SESSION_TIMEOUT:
-        from .errors import InvalidInputError
-
-        raise InvalidInputError("Max expiry exceeded: sessions can last at most 7 days")
     return (td.days * 86_400 + td.seconds) * 1_000_000 + td.microseconds
 
 
@@ -145,14 +143,26 @@ class SessionInfo:
 
 
 class LocalSession:
-    """The session a repo is working in: its id, base commit and branch."""
+    """A session of a repo: its id, base commit and branch, and a store bound to it."""
 
-    def __init__(self, native: NativeSession) -> None:
+    def __init__(self, native: NativeSession, core: RepoCore) -> None:
         self._native = native
+        self._core = core
 
     @property
     def id(self) -> SessionID:
+        """The session id. Reading it stores a write session so other processes can join it."""
+        self._native.persist()
         return self._native.id
+
+    @property
+    def store(self) -> ZarrlakeStore:
+        """A Zarr store bound to this session alone, whatever the repo checks out later:
+        open two sessions' stores to read two versions side by side."""
+        from ._core import SessionPin
+        from .store import ZarrlakeStore
+
+        return ZarrlakeStore._pinned(self._core, SessionPin(self._native))
 
     @property
     def branch(self) -> str | None:
@@ -183,10 +193,9 @@ class LocalSession:
         return "write" if self._native.writable else "read"
 
     def __repr__(self) -> str:
-        return (
-            f"<{type(self).__name__} id={self.id} branch={self.branch} "
-            f"base_commit={self.base_commit}>"
-        )
+        n = self._native
+        state = " abandoned" if n.abandoned else (f" committed as {n.committed}" if n.committed else "")
+        return f"<{type(self).__name__} id={n.id} branch={self.branch} base_commit={self.base_commit}{state}>"
 
 
 class LocalReadSession(LocalSession):

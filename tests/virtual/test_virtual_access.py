@@ -62,7 +62,7 @@ def test_repo_config_never_allows_local_files(tmp_path, data_dir):
         ]
     )
     s.set_virtual_refs([("x/0", secret.as_uri(), 0, 16, None, None)])
-    s.commit("evil", True)
+    s.commit("evil", True, True)
     reader = _native.Repository.open(location)
     commit, _ = reader.resolve("main")
     r = reader.start_session("main", commit, False, 0, "r", "r@example.org")

@@ -119,7 +119,7 @@ def test_errors(vrepo, raw_file):
         vrepo.add_kerchunk_references({"x/0": [str(raw_file), 0]}, "bad")
     with pytest.raises(zarrlake.InvalidInputError, match="unsupported kerchunk reference version"):
         vrepo.add_kerchunk_references({"version": 2, "refs": {}}, "v2")
-    with pytest.raises(zarrlake.InvalidInputError, match="unsupported URL scheme"):
+    with pytest.raises(zarrlake.InvalidInputError, match="unsupported scheme"):
         vrepo.add_kerchunk_references({".zgroup": "{}", "x/0": ["ftp://h/f", 0, 4]}, "ftp")
     with pytest.raises(zarrlake.InvalidInputError, match="not defined"):
         vrepo.add_kerchunk_references({"version": 1, "refs": {"x/0": ["{{nope}}", 0, 4]}}, "tpl")

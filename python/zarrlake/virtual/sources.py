@@ -20,10 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
+from .. import _native
 from ..errors import InvalidInputError, SourceChangedError, StorageError
-
-REMOTE_SCHEMES = ("s3", "gs", "http", "https")
-_SCHEME_ALIASES = {"s3a": "s3", "gcs": "gs"}
 
 
 @dataclass(frozen=True)
@@ -38,38 +36,20 @@ class SourceInfo:
 
 
 def normalize_url(uri: str | os.PathLike[str]) -> str:
-    """The canonical source URL of a local path or a supported URL."""
+    """The canonical source URL of a local path or a supported URL (the core's rule)."""
     s = os.fspath(uri)
     if not isinstance(s, str):
         raise InvalidInputError(f"expected a path or URL string, got {type(uri).__name__}")
     if not s:
         raise InvalidInputError("the source URI is empty")
     if "://" not in s:
-        return "file://" + os.path.abspath(os.path.expanduser(s))
-    scheme, rest = s.split("://", 1)
-    scheme = _SCHEME_ALIASES.get(scheme.lower(), scheme.lower())
-    if scheme == "file":
-        if rest.startswith("localhost/"):
-            rest = rest[len("localhost") :]
-        if not rest.startswith("/"):
-            raise InvalidInputError(f"file URLs must be absolute (file:///path), got {s!r}")
-        return "file://" + os.path.normpath(rest)
-    if scheme not in REMOTE_SCHEMES:
-        raise InvalidInputError(
-            f"unsupported URL scheme {scheme!r} in {s!r}; use a local path, file://, s3://, gs://, http:// or https://"
-        )
-    authority, _, key = rest.partition("/")
-    if not authority or not key:
-        raise InvalidInputError(f"the URL {s!r} must name a bucket (or host) and an object")
-    return f"{scheme}://{rest}"
+        s = "file://" + os.path.abspath(os.path.expanduser(s))
+    return _native.source_url(s)[0]
 
 
 def prefix_of(url: str) -> str:
     """The prefix a reader allows for ``url``: its bucket or host, or a local file's directory."""
-    scheme, rest = url.split("://", 1)
-    if scheme == "file":
-        return "file://" + rest.rsplit("/", 1)[0] + "/"
-    return f"{scheme}://{rest.split('/', 1)[0]}/"
+    return _native.source_url(url)[1]
 
 
 def local_path(url: str) -> str | None:

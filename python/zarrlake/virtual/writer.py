@@ -20,12 +20,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
+from .. import _native
 from ..errors import InvalidInputError, InvalidNameError
 from .sources import SourceInfo, normalize_url, prefix_of, stat
 
 RECORD_FIELD = "zarrlake_virtual"
-META_NAMES = frozenset({".zgroup", ".zarray", ".zattrs", "zarr.json"})
-NODE_NAMES = frozenset({".zgroup", ".zarray", "zarr.json"})
+META_NAMES = frozenset(_native.METADATA_NAMES)
+NODE_NAMES = tuple(_native.NODE_NAMES)
 #: consolidated metadata would go stale as soon as the repo changes
 SKIP_NAMES = frozenset({".zmetadata"})
 REF_BATCH = 100_000

@@ -15,11 +15,12 @@ import re
 import warnings
 from typing import Any
 
+from .. import _native
 from ..errors import InvalidInputError
 from .sources import SourceInfo, _micros, _s3_client, _split, local_path, normalize_url
 from .writer import write_references
 
-_META = {".zgroup", ".zarray", ".zattrs", "zarr.json"}
+_META = frozenset(_native.METADATA_NAMES)
 _SKIP = {".zmetadata"}
 _CHUNK = re.compile(r"(c([./]\d+)*|\d+([./]\d+)*)")
 
@@ -99,7 +100,7 @@ def add_virtual_zarr(session: Any, uri: str, path: str, **kwargs: Any) -> list[s
     unexpected = set(kwargs) - {"progress", "record_versions"}
     if unexpected:
         raise InvalidInputError(f"unexpected options for a Zarr source: {sorted(unexpected)}")
-    url = normalize_url(uri).rstrip("/")
+    url = normalize_url(os.fspath(uri).rstrip("/"))
     root = local_path(url)
     if root is not None:
         listing = _list_local(root)

@@ -15,7 +15,7 @@ use crate::format::{
 };
 use crate::keys;
 use crate::repo::Repository;
-use crate::session::Session;
+use crate::session::{Session, MAX_EXPIRY_MICROS, NOT_ON_BRANCH};
 
 /// A manifest is split once it holds more than this many refs.
 pub const MAX_PIECE_REFS: usize = 20_000;
@@ -143,9 +143,26 @@ pub async fn build_snapshot(
     Ok(Snapshot { metadata, manifests })
 }
 
+/// What a commit did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CommitOutcome {
+    /// The new commit, `None` if there was nothing to commit.
+    pub commit: Option<ObjectId>,
+    /// Keys that several writers of the session wrote with different values: only the
+    /// last of those writes is in the commit.
+    pub overwritten: Vec<String>,
+}
+
+/// A commit's id and the first line of its message, for error messages.
+fn describe(c: &Commit) -> String {
+    let first = c.message.lines().next().unwrap_or("");
+    format!("{} (\"{first}\")", c.id)
+}
+
 /// Checks the commits that landed on the branch since `base` against our change.
 async fn check_upstream(
     repo: &Repository,
+    branch: &str,
     base: Option<ObjectId>,
     tip: Option<ObjectId>,
     ours: &ChangeSummary,
@@ -160,11 +177,30 @@ async fn check_upstream(
     .buffered(8)
     .try_collect()
     .await?;
-    let theirs: Vec<&ChangeSummary> = summaries.iter().map(|c| c.as_ref()).collect();
-    let paths = find_conflicts(ours, &theirs);
+    let mut paths = std::collections::BTreeSet::new();
+    let mut culprits = Vec::new();
+    for (c, theirs) in landed.iter().zip(&summaries) {
+        let found = find_conflicts(ours, &[theirs.as_ref()]);
+        if !found.is_empty() {
+            culprits.push(c.id.to_string());
+            paths.extend(found);
+        }
+    }
     if paths.is_empty() {
         return Ok(());
     }
+    let paths: Vec<String> = paths.into_iter().collect();
+    let by: Vec<String> = landed
+        .iter()
+        .filter(|c| culprits.contains(&c.id.to_string()))
+        .take(5)
+        .map(|c| describe(c))
+        .collect();
+    let by_more = if culprits.len() > by.len() {
+        format!(" and {} more", culprits.len() - by.len())
+    } else {
+        String::new()
+    };
     let shown: Vec<&str> = paths.iter().take(20).map(String::as_str).collect();
     let more = if paths.len() > shown.len() {
         format!(" and {} more", paths.len() - shown.len())
@@ -173,10 +209,14 @@ async fn check_upstream(
     };
     Err(Error::Conflict {
         message: format!(
-            "Can't {verb} due to conflicting paths {{{}}}{more}: they changed both in this session and on the branch since the session started",
-            shown.join(", ")
+            "Can't {verb} due to conflicting paths {{{}}}{more}: this session changed them, and so did \
+             commit(s) {}{by_more} on branch '{branch}' since the session started. A fast-forward is \
+             impossible: start a new session from the tip (checkout('{branch}')) and re-apply your changes there.",
+            shown.join(", "),
+            by.join(", "),
         ),
         paths,
+        commits: culprits,
     })
 }
 
@@ -190,16 +230,13 @@ fn backoff(attempt: u32) -> Duration {
 
 impl Session {
     fn branch_or_err(&self, what: &str) -> Result<String> {
-        self.branch().ok_or_else(|| {
-            Error::NotOnBranch(format!(
-                "{what} unavailable: You are not on a branch tip, so you can't commit changes. \
-                 Check out a branch to commit."
-            ))
-        })
+        self.branch()
+            .ok_or_else(|| Error::NotOnBranch(format!("{what} unavailable: {NOT_ON_BRANCH} Check out a branch to commit.")))
     }
 
     /// Moves the session base to the branch tip, or fails with the conflicting paths.
     pub async fn fast_forward(&self) -> Result<Option<ObjectId>> {
+        self.ensure_usable()?;
         let branch = self.branch_or_err("Fast-forward")?;
         let repo = self.repo().clone();
         let (_, tip) = repo.branch_tip(&branch).await?;
@@ -209,7 +246,7 @@ impl Session {
         }
         self.load_foreign_fragments().await?;
         let ours = self.changes_snapshot().summary();
-        check_upstream(&repo, base, tip, &ours, "fast-forward").await?;
+        check_upstream(&repo, &branch, base, tip, &ours, "fast-forward").await?;
         let snap = repo.snapshot_of(tip).await?;
         self.set_base(tip, snap).await?;
         Ok(tip)
@@ -217,14 +254,23 @@ impl Session {
 
     /// Commits the session. `Ok(None)` means there was nothing to commit.
     pub async fn commit(&self, message: &str, auto_ff: bool) -> Result<Option<ObjectId>> {
+        Ok(self.commit_outcome(message, auto_ff).await?.commit)
+    }
+
+    /// Commits the session, and reports what it did.
+    pub async fn commit_outcome(&self, message: &str, auto_ff: bool) -> Result<CommitOutcome> {
         let branch = self.branch_or_err("Commit")?;
         self.check_writable()?;
+        if !self.is_stored() {
+            // Never stored means never written to, by anyone.
+            return Ok(CommitOutcome::default());
+        }
         // Seal first: a writer whose fragment lands after we list fragments sees the seal
         // and does not acknowledge its write, so no acknowledged write is left out.
         self.update_state(|s| s.sealed = true).await?;
         let result = self.commit_sealed(&branch, message, auto_ff).await;
         match &result {
-            Ok(Some(id)) => {
+            Ok(CommitOutcome { commit: Some(id), .. }) => {
                 let id = *id;
                 self.update_state(move |s| s.committed = Some(id)).await?;
                 self.mark_committed(id);
@@ -236,12 +282,35 @@ impl Session {
         result
     }
 
-    async fn commit_sealed(&self, branch: &str, message: &str, auto_ff: bool) -> Result<Option<ObjectId>> {
+    /// Commits, then starts the next session on the same branch at the new commit (or
+    /// returns `None` for it when nothing was committed). Starting it here, from the
+    /// commit just made, means no other commit can slip in between.
+    pub async fn commit_and_continue(
+        &self,
+        message: &str,
+        auto_ff: bool,
+        next_for_writing: bool,
+    ) -> Result<(CommitOutcome, Option<Session>)> {
+        let outcome = self.commit_outcome(message, auto_ff).await?;
+        let Some(id) = outcome.commit else {
+            return Ok((outcome, None));
+        };
+        let lasted = self.expires_micros().unwrap_or(0) - self.start_micros();
+        let expires_in = lasted.clamp(3_600_000_000, MAX_EXPIRY_MICROS);
+        let next = self
+            .repo()
+            .start_session(self.branch(), Some(id), next_for_writing, expires_in, self.author().clone(), None)
+            .await?;
+        Ok((outcome, Some(next)))
+    }
+
+    async fn commit_sealed(&self, branch: &str, message: &str, auto_ff: bool) -> Result<CommitOutcome> {
         self.load_foreign_fragments().await?;
         let changes = self.changes_snapshot();
         if changes.is_empty() {
-            return Ok(None);
+            return Ok(CommitOutcome::default());
         }
+        let overwritten = changes.contested();
         let summary = Arc::new(changes.summary());
         let values = changes.into_values();
         let repo = self.repo().clone();
@@ -260,7 +329,7 @@ impl Session {
                         base.map_or("None".into(), |b| b.to_string()),
                     )));
                 }
-                check_upstream(&repo, base, tip, &summary, "commit").await?;
+                check_upstream(&repo, branch, base, tip, &summary, "commit").await?;
                 base = tip;
                 base_snap = repo.snapshot_of(tip).await?;
             }
@@ -286,7 +355,10 @@ impl Session {
             )?;
             let v = RefVersion::pointing(commit_id);
             if repo.put_branch_version(branch, seq, &v).await? {
-                return Ok(Some(commit_id));
+                return Ok(CommitOutcome {
+                    commit: Some(commit_id),
+                    overwritten,
+                });
             }
         }
         Err(Error::CommitFailed(format!(

@@ -5,14 +5,21 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum Error {
+    /// `paths` are the conflicting Zarr keys, `commits` the upstream commits that changed them.
     #[error("{message}")]
-    Conflict { message: String, paths: Vec<String> },
+    Conflict {
+        message: String,
+        paths: Vec<String>,
+        commits: Vec<String>,
+    },
     #[error("{0}")]
     NotOnBranch(String),
     #[error("{0}")]
     ReadOnly(String),
     #[error("{0}")]
     SessionExpired(String),
+    #[error("{0}")]
+    SessionNotFound(String),
     #[error("{0}")]
     RefNotFound(String),
     #[error("{0}")]
@@ -47,6 +54,7 @@ impl Error {
             Error::NotOnBranch(_) => "not_on_branch",
             Error::ReadOnly(_) => "read_only",
             Error::SessionExpired(_) => "session_expired",
+            Error::SessionNotFound(_) => "session_not_found",
             Error::RefNotFound(_) => "ref_not_found",
             Error::RefExists(_) => "ref_exists",
             Error::RepoNotFound(_) => "repo_not_found",

@@ -2,9 +2,10 @@
 
 use crate::error::{Error, Result};
 
-const METADATA_NAMES: [&str; 5] = ["zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata"];
+/// File names of Zarr metadata documents (formats 3 and 2).
+pub const METADATA_NAMES: [&str; 5] = ["zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata"];
 /// Documents whose deletion deletes a node.
-const NODE_NAMES: [&str; 3] = ["zarr.json", ".zarray", ".zgroup"];
+pub const NODE_NAMES: [&str; 3] = ["zarr.json", ".zarray", ".zgroup"];
 
 /// Rejects keys that could escape the repo or are not well-formed store keys.
 pub fn validate_key(key: &str) -> Result<()> {

@@ -1,7 +1,7 @@
 //! End-to-end behaviour of the core: sessions, commits, refs, races and manifests.
 
 use bytes::Bytes;
-use zarrlake_core::{Author, ObjectId, RepoConfig, Repository, Session};
+use zarrlake_core::{Author, Error, ObjectId, RepoConfig, Repository, Session};
 
 const DAY: i64 = 24 * 3600 * 1_000_000;
 
@@ -149,10 +149,14 @@ async fn conflicts_are_reported_with_paths_and_nothing_is_lost() {
     a.set("x/c/1", Bytes::from_static(b"a")).await.unwrap();
     b.set("x/c/1", Bytes::from_static(b"b")).await.unwrap();
     b.set("x/zarr.json", Bytes::from_static(b"{\"b\":1}")).await.unwrap();
-    a.commit("a", true).await.unwrap().unwrap();
+    let ca = a.commit("a", true).await.unwrap().unwrap();
     let err = b.commit("b", true).await.unwrap_err();
     assert_eq!(err.kind(), "conflict");
     assert_eq!(err.conflict_paths(), &["x/c/1".to_string()]);
+    // The error names the commit that touched the key, and the way out.
+    let Error::Conflict { commits, message, .. } = &err else { unreachable!() };
+    assert_eq!(commits, &vec![ca.to_string()]);
+    assert!(message.contains(&ca.to_string()) && message.contains("checkout('main')"), "{message}");
     // b's session survived the failed commit: unseal, still writable, data intact.
     b.set("x/c/9", Bytes::from_static(b"b")).await.unwrap();
     assert_eq!(get(&b, "x/c/1").await.unwrap(), Bytes::from_static(b"b"));
@@ -166,6 +170,26 @@ async fn conflicts_are_reported_with_paths_and_nothing_is_lost() {
     assert_eq!(d.commit("d", false).await.unwrap_err().kind(), "commit_failed");
     d.fast_forward().await.unwrap();
     assert!(d.commit("d", false).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn commit_and_continue_starts_the_next_session_at_the_new_commit() {
+    let repo = new_repo().await;
+    let s = write_session(&repo, "main").await;
+    // Nothing written: nothing committed, no next session, and nothing stored.
+    let (outcome, next) = s.commit_and_continue("empty", true, true).await.unwrap();
+    assert_eq!((outcome.commit, next.is_none()), (None, true));
+    assert!(repo.list_active_sessions().await.unwrap().is_empty());
+    s.set("k", Bytes::from_static(b"v")).await.unwrap();
+    let (outcome, next) = s.commit_and_continue("one", true, true).await.unwrap();
+    let next = next.unwrap();
+    assert_eq!(next.base_commit(), outcome.commit);
+    assert_eq!(next.branch().as_deref(), Some("main"));
+    assert!(!next.is_stored() && next.writable());
+    assert_eq!(get(&next, "k").await.unwrap(), Bytes::from_static(b"v"));
+    assert_eq!(s.set("k", Bytes::new()).await.unwrap_err().kind(), "session_expired");
+    let (_, read) = next.commit_and_continue("none", true, false).await.unwrap();
+    assert!(read.is_none());
 }
 
 #[tokio::test]
@@ -216,11 +240,18 @@ async fn a_one_chunk_commit_rewrites_one_manifest() {
 async fn joined_writers_are_folded_into_one_commit() {
     let repo = new_repo().await;
     let s = write_session(&repo, "main").await;
+    // A session is stored lazily: nobody can join it before it is.
+    assert_eq!(repo.join_session(s.id()).await.unwrap_err().kind(), "session_not_found");
+    assert!(!s.is_stored());
+    s.persist().await.unwrap();
     let joined = repo.join_session(s.id()).await.unwrap();
     s.set("a", Bytes::from_static(b"1")).await.unwrap();
     joined.set("b", Bytes::from_static(b"2")).await.unwrap();
     joined.set("a", Bytes::from_static(b"later")).await.unwrap();
-    let c = s.commit("both", true).await.unwrap().unwrap();
+    let outcome = s.commit_outcome("both", true).await.unwrap();
+    // Two writers wrote "a": the later write is kept, and the commit says so.
+    assert_eq!(outcome.overwritten, vec!["a".to_string()]);
+    let c = outcome.commit.unwrap();
     let r = repo
         .start_session(None, Some(c), false, 0, author(), None)
         .await
@@ -248,8 +279,13 @@ async fn sessions_expire_and_abandon() {
     s.update_expiration(-1).await.unwrap();
     assert_eq!(s.set("a", Bytes::new()).await.unwrap_err().kind(), "session_expired");
     let s = write_session(&repo, "main").await;
+    s.persist().await.unwrap();
     let other = repo.join_session(s.id()).await.unwrap();
     s.abandon().await.unwrap();
+    // Every use of the abandoned handle fails, reads included.
+    assert_eq!(s.get("a", None).await.unwrap_err().kind(), "session_expired");
+    assert_eq!(s.status(0).await.unwrap_err().kind(), "session_expired");
+    assert_eq!(s.commit("x", true).await.unwrap_err().kind(), "session_expired");
     // The other handle learns of the abandon when its write reaches storage.
     assert_eq!(
         other.set("a", Bytes::new()).await.unwrap_err().kind(),

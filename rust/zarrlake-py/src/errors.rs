@@ -12,6 +12,7 @@ fn class_name(kind: &str) -> &'static str {
         "not_on_branch" => "NotOnBranchError",
         "read_only" => "ReadOnlyError",
         "session_expired" => "SessionExpiredError",
+        "session_not_found" => "SessionNotFoundError",
         "ref_not_found" => "RefNotFoundError",
         "ref_exists" => "RefExistsError",
         "repo_not_found" => "RepoNotFoundError",
@@ -42,8 +43,9 @@ impl From<PyCoreError> for PyErr {
                 let cls = module.getattr(class_name(e.0.kind()))?;
                 let exc = cls.call1((e.0.to_string(),))?;
                 exc.setattr("kind", e.0.kind())?;
-                if let zarrlake_core::Error::Conflict { paths, .. } = &e.0 {
+                if let zarrlake_core::Error::Conflict { paths, commits, .. } = &e.0 {
                     exc.setattr("paths", paths.clone())?;
+                    exc.setattr("commits", commits.clone())?;
                 }
                 Ok(PyErr::from_value(exc))
             };

@@ -10,11 +10,23 @@ mod session;
 
 use pyo3::prelude::*;
 
+/// (canonical URL, the prefix a reader should allow for it) of a virtual reference URL.
+#[pyfunction]
+fn source_url(url: &str) -> PyResult<(String, String)> {
+    let u = zarrlake_core::virtual_read::SourceUrl::parse(url).map_err(errors::PyCoreError)?;
+    Ok((u.canonical(), u.suggested_prefix()))
+}
+
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<repository::PyRepository>()?;
     m.add_class::<session::PySession>()?;
     m.add_class::<buffer::PyBufferBytes>()?;
+    m.add_function(wrap_pyfunction!(source_url, m)?)?;
+    m.add("METADATA_NAMES", zarrlake_core::keys::METADATA_NAMES.to_vec())?;
+    m.add("NODE_NAMES", zarrlake_core::keys::NODE_NAMES.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("NOT_ON_BRANCH", zarrlake_core::session::NOT_ON_BRANCH)?;
     Ok(())
 }

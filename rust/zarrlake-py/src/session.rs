@@ -105,6 +105,25 @@ impl PySession {
     fn expires_micros(&self) -> Option<i64> {
         self.0.expires_micros()
     }
+    #[getter]
+    fn abandoned(&self) -> bool {
+        self.0.abandoned()
+    }
+    #[getter]
+    fn committed(&self) -> Option<String> {
+        opt_id(self.0.committed())
+    }
+    #[getter]
+    fn stored(&self) -> bool {
+        self.0.is_stored()
+    }
+    fn has_changes(&self) -> bool {
+        self.0.has_changes()
+    }
+    /// Stores the session's record so that other processes can join it.
+    fn persist(&self, py: Python<'_>) -> PyResult<()> {
+        block(py, self.0.persist())
+    }
     fn check_writable(&self) -> PyResult<()> {
         self.0
             .check_writable()
@@ -176,12 +195,9 @@ impl PySession {
     }
 
     /// Every metadata document in the session as (key, bytes), sorted by key.
-    fn metadata_documents<'py>(&self, py: Python<'py>) -> Vec<(String, Bound<'py, PyBytes>)> {
-        self.0
-            .metadata_documents()
-            .into_iter()
-            .map(|(k, b)| (k, PyBytes::new(py, &b)))
-            .collect()
+    fn metadata_documents<'py>(&self, py: Python<'py>) -> PyResult<Vec<(String, Bound<'py, PyBytes>)>> {
+        let docs = self.0.metadata_documents().map_err(crate::errors::PyCoreError)?;
+        Ok(docs.into_iter().map(|(k, b)| (k, PyBytes::new(py, &b))).collect())
     }
 
     // ---- writes ----
@@ -249,9 +265,17 @@ impl PySession {
     fn status(&self, py: Python<'_>, limit: usize) -> PyResult<Vec<(String, bool)>> {
         block(py, self.0.status(limit))
     }
-    /// The new commit id, or None when there was nothing to commit.
-    fn commit(&self, py: Python<'_>, message: String, auto_ff: bool) -> PyResult<Option<String>> {
-        block(py, self.0.commit(&message, auto_ff)).map(|c| c.map(|id| id.to_string()))
+    /// (new commit id or None when there was nothing to commit, the next session on the
+    /// branch or None, keys several writers wrote with different values)
+    fn commit(
+        &self,
+        py: Python<'_>,
+        message: String,
+        auto_ff: bool,
+        next_for_writing: bool,
+    ) -> PyResult<(Option<String>, Option<PySession>, Vec<String>)> {
+        let (outcome, next) = block(py, self.0.commit_and_continue(&message, auto_ff, next_for_writing))?;
+        Ok((opt_id(outcome.commit), next.map(PySession), outcome.overwritten))
     }
     fn fast_forward(&self, py: Python<'_>) -> PyResult<Option<String>> {
         block(py, self.0.fast_forward()).map(opt_id)
@@ -262,8 +286,13 @@ impl PySession {
     fn abandon(&self, py: Python<'_>) -> PyResult<()> {
         block(py, self.0.abandon())
     }
-    fn set_branch(&self, py: Python<'_>, branch: String) -> PyResult<()> {
-        block(py, self.0.set_branch(&branch))
+    #[pyo3(signature = (name, commit, message=None))]
+    fn create_tag(&self, py: Python<'_>, name: String, commit: String, message: Option<String>) -> PyResult<()> {
+        let id = crate::convert::parse_id(&commit)?;
+        block(py, self.0.create_tag(&name, id, message))
+    }
+    fn new_branch(&self, py: Python<'_>, name: String) -> PyResult<()> {
+        block(py, self.0.new_branch(&name))
     }
 
     fn __repr__(&self) -> String {

@@ -1,9 +1,10 @@
 //! The uncommitted changes of a session: last write wins per key, deletes are tombstones.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::sync::Arc;
 
+use super::fragments::writer_of;
 use crate::format::{ChangeSummary, Value};
 use crate::keys;
 
@@ -24,18 +25,32 @@ pub struct Change {
 #[derive(Clone, Debug, Default)]
 pub struct ChangeSet {
     map: BTreeMap<String, Change>,
+    /// Keys that two writers of the session wrote with different values: only the later
+    /// write survives, so the commit warns about them.
+    contested: BTreeSet<String>,
 }
 
 impl ChangeSet {
     /// Records a write unless a later write of the same key is already recorded.
     pub fn apply(&mut self, key: String, value: Option<Value>, order: Order) {
         match self.map.get_mut(&key) {
-            Some(existing) if existing.order > order => {}
-            Some(existing) => *existing = Change { value, order },
+            Some(existing) => {
+                if existing.value != value && writer_of(&existing.order.fragment) != writer_of(&order.fragment) {
+                    self.contested.insert(key.clone());
+                }
+                if existing.order <= order {
+                    *existing = Change { value, order };
+                }
+            }
             None => {
                 self.map.insert(key, Change { value, order });
             }
         }
+    }
+
+    /// Keys more than one writer wrote with different values (one write was lost), sorted.
+    pub fn contested(&self) -> Vec<String> {
+        self.contested.iter().cloned().collect()
     }
 
     /// `Some(None)` for a deleted key, `Some(Some(v))` for a written one, `None` if untouched.
@@ -104,6 +119,26 @@ mod tests {
         cs.apply("a".into(), None, order("f2", 1));
         assert_eq!(cs.get("a"), Some(None));
         assert_eq!(cs.get("b"), None);
+    }
+
+    #[test]
+    fn two_writers_of_one_key_are_reported() {
+        let meta = |b: &'static [u8]| Some(Value::Meta(Bytes::from_static(b)));
+        let mut cs = ChangeSet::default();
+        // One writer rewriting its own key is not a lost write.
+        cs.apply("a".into(), meta(b"1"), order("0001-w1-01", 0));
+        cs.apply("a".into(), meta(b"2"), order("0002-w1-02", 0));
+        // Two writers writing the same bytes lose nothing either.
+        cs.apply("b".into(), meta(b"x"), order("0001-w1-01", 1));
+        cs.apply("b".into(), meta(b"x"), order("0003-w2-01", 0));
+        assert!(cs.contested().is_empty());
+        // A second writer with other bytes: one write is lost, in whichever order they fold.
+        cs.apply("a".into(), meta(b"3"), order("0000-w2-00", 0));
+        cs.apply("c".into(), meta(b"1"), order("0009-w3-00", 0));
+        cs.apply("c".into(), None, order("0001-w1-05", 0));
+        assert_eq!(cs.contested(), vec!["a", "c"]);
+        assert_eq!(cs.get("a"), Some(meta(b"2").as_ref()));
+        assert_eq!(cs.get("c"), Some(meta(b"1").as_ref()));
     }
 
     #[test]

@@ -120,6 +120,11 @@ fn fragment_name(micros: i64, writer: &str, seq: u64) -> String {
     format!("{micros:016x}-{writer}-{seq:010x}")
 }
 
+/// The writer that stored a fragment, from its name.
+pub fn writer_of(fragment: &str) -> Option<&str> {
+    fragment.split('-').nth(1)
+}
+
 fn clone_error(e: &Error) -> Error {
     match e {
         Error::SessionExpired(m) => Error::SessionExpired(m.clone()),
@@ -138,5 +143,6 @@ mod tests {
         let b = fragment_name(16, "abc", 0);
         assert!(a < b);
         assert!(fragment_name(5, "abc", 0) < fragment_name(5, "abd", 0));
+        assert_eq!(writer_of(&fragment_name(5, "abc", 3)), Some("abc"));
     }
 }

@@ -53,6 +53,7 @@ impl Session {
 
     /// Every key that starts with `prefix`, sorted.
     pub async fn list_prefix(&self, prefix: &str) -> Result<Vec<String>> {
+        self.ensure_usable()?;
         validate_prefix(prefix)?;
         let end = prefix_end(prefix);
         let end = if prefix.is_empty() { None } else { end };
@@ -92,7 +93,8 @@ impl Session {
     }
 
     /// Every metadata document (`zarr.json`, `.zarray`, `.zattrs`, ...) in the session, sorted.
-    pub fn metadata_documents(&self) -> Vec<(String, bytes::Bytes)> {
+    pub fn metadata_documents(&self) -> Result<Vec<(String, bytes::Bytes)>> {
+        self.ensure_usable()?;
         let st = self.inner.state.read();
         let mut docs = st.base.metadata.clone();
         for (k, c) in st.changes.iter() {
@@ -108,11 +110,12 @@ impl Session {
                 }
             }
         }
-        docs.into_iter().collect()
+        Ok(docs.into_iter().collect())
     }
 
     /// The names directly under the directory `prefix` (files and implicit directories).
     pub async fn list_dir(&self, prefix: &str) -> Result<Vec<String>> {
+        self.ensure_usable()?;
         validate_prefix(prefix)?;
         let p = prefix.trim_end_matches('/');
         let dir = if p.is_empty() { String::new() } else { format!("{p}/") };

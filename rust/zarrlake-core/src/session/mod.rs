@@ -3,11 +3,14 @@
 //! A read session lives only in this process. A write session is stored under
 //! `sessions/<id>/` so any process that knows its id can join it; every write it
 //! acknowledges is in a stored fragment and so part of the session's next commit.
+//! A write session is stored lazily: on its first write, or when its id is handed out
+//! (`persist`). Until then it lives only here, and nothing else can have written to it.
 
 pub mod changeset;
 pub mod fragments;
 mod listing;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -24,6 +27,8 @@ use fragments::{fragments_prefix, AfterWrite, FragmentWriter};
 
 pub const DEFAULT_EXPIRY_MICROS: i64 = 24 * 3600 * 1_000_000;
 pub const MAX_EXPIRY_MICROS: i64 = 7 * 24 * 3600 * 1_000_000;
+/// What a detached checkout is told, and what commit says there.
+pub const NOT_ON_BRANCH: &str = "You are not on a branch tip, so you can't commit changes.";
 
 /// A byte range request, resolved against the value's length when read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +69,10 @@ pub(crate) struct SessionInner {
     pub start_micros: i64,
     state: RwLock<MutState>,
     writer: Option<Arc<FragmentWriter>>,
+    /// Whether `sessions/<id>/info` exists (always for joined sessions). The lock orders
+    /// storing the info against state changes; the flag is the lock-free fast path.
+    stored: tokio::sync::Mutex<bool>,
+    stored_flag: AtomicBool,
     /// Other writers' fragments already folded into `state.changes`.
     folded: parking_lot::Mutex<std::collections::HashSet<String>>,
 }
@@ -115,21 +124,8 @@ impl Repository {
         } else {
             format!("read-{}", commit.map_or("None".to_string(), |c| c.to_string()))
         };
-        if for_writing {
-            let info = SessionInfo {
-                id: id.clone(),
-                branch: branch.clone(),
-                base_commit: commit,
-                author_name: author.name.clone(),
-                author_email: author.email.clone(),
-                message: message.clone(),
-                start_micros: start,
-                expires_micros: expires,
-            };
-            self.storage()
-                .put_if_absent(&info_key(&id), codec::encode(Kind::SessionInfo, &info)?)
-                .await?;
-        }
+        // The session's info is stored on first need (see `persist`), not here: opening a
+        // repo must not leave a session record behind.
         let state = MutState {
             branch,
             base_commit: commit,
@@ -139,7 +135,7 @@ impl Repository {
             abandoned: false,
             committed: None,
         };
-        Ok(self.session_from(id, for_writing, author, message, start, state))
+        Ok(self.session_from(id, for_writing, author, message, start, state, false))
     }
 
     fn session_from(
@@ -150,6 +146,7 @@ impl Repository {
         message: Option<String>,
         start: i64,
         state: MutState,
+        stored: bool,
     ) -> Session {
         let writer = writable.then(|| Arc::new(FragmentWriter::new(self.storage().clone(), &id)));
         Session {
@@ -162,13 +159,19 @@ impl Repository {
                 start_micros: start,
                 state: RwLock::new(state),
                 writer,
+                stored: tokio::sync::Mutex::new(stored),
+                stored_flag: AtomicBool::new(stored),
                 folded: parking_lot::Mutex::new(std::collections::HashSet::new()),
             }),
         }
     }
 
     async fn session_info(&self, id: &str) -> Result<SessionInfo> {
-        let not_found = || Error::SessionExpired(format!("Session {id} does not exist in this repo."));
+        let not_found = || {
+            Error::SessionNotFound(format!(
+                "Session {id} does not exist in this repo; list_active_sessions() shows the sessions that can be joined"
+            ))
+        };
         if id.is_empty() || id.contains('/') || id.starts_with("read-") {
             return Err(not_found());
         }
@@ -222,6 +225,7 @@ impl Repository {
             info.message.clone(),
             info.start_micros,
             state,
+            true,
         );
         // Other writers' acknowledged writes are visible to the joiner.
         s.load_foreign_fragments().await?;
@@ -252,11 +256,15 @@ impl Repository {
     }
 }
 
+fn abandoned_error(id: &str) -> Error {
+    Error::SessionExpired(format!(
+        "Session expired: session {id} was abandoned and its changes discarded; start a new session with checkout()"
+    ))
+}
+
 fn ensure_open(id: &str, st: &SessionState) -> Result<()> {
     if st.abandoned {
-        return Err(Error::SessionExpired(format!(
-            "Session expired: session {id} was abandoned; start a new session with checkout()"
-        )));
+        return Err(abandoned_error(id));
     }
     if st.committed.is_some() {
         return Err(Error::SessionExpired(format!(
@@ -301,6 +309,64 @@ impl Session {
     }
     pub(crate) fn base_snapshot(&self) -> Arc<Snapshot> {
         self.inner.state.read().base.clone()
+    }
+    pub fn abandoned(&self) -> bool {
+        self.inner.state.read().abandoned
+    }
+    pub fn committed(&self) -> Option<ObjectId> {
+        self.inner.state.read().committed
+    }
+    /// Whether the session's record is in the repo, so that others can join it.
+    pub fn is_stored(&self) -> bool {
+        self.inner.stored_flag.load(Ordering::Acquire)
+    }
+    /// Whether the session holds uncommitted changes (its own, and those of other writers
+    /// it has seen).
+    pub fn has_changes(&self) -> bool {
+        let st = self.inner.state.read();
+        st.committed.is_none() && !st.changes.is_empty()
+    }
+
+    /// Fails once the session was abandoned: its changes are gone, so reading it would lie.
+    pub(crate) fn ensure_usable(&self) -> Result<()> {
+        if self.inner.state.read().abandoned {
+            return Err(abandoned_error(&self.inner.id));
+        }
+        Ok(())
+    }
+
+    /// Stores the session's record so other processes can join it. Idempotent; a no-op
+    /// for read sessions.
+    pub async fn persist(&self) -> Result<()> {
+        if !self.inner.writable || self.is_stored() {
+            return Ok(());
+        }
+        let mut stored = self.inner.stored.lock().await;
+        if *stored {
+            return Ok(());
+        }
+        self.ensure_usable()?;
+        let info = self.info();
+        self.inner
+            .repo
+            .storage()
+            .put_if_absent(&info_key(&self.inner.id), codec::encode(Kind::SessionInfo, &info)?)
+            .await?;
+        *stored = true;
+        self.inner.stored_flag.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Applies a state change: to the stored state if the session is stored (else the
+    /// record written later carries it), then to this handle.
+    async fn change_state(&self, stored_change: impl Fn(&mut SessionState), local: impl FnOnce(&mut MutState)) -> Result<()> {
+        let stored = self.inner.stored.lock().await;
+        if *stored {
+            self.update_state(stored_change).await?;
+        }
+        local(&mut self.inner.state.write());
+        drop(stored);
+        Ok(())
     }
 
     fn info(&self) -> SessionInfo {
@@ -396,6 +462,7 @@ impl Session {
     /// Durably records `records`, then applies them to the in-memory change set.
     pub(crate) async fn record(&self, records: Vec<(String, Option<Value>)>) -> Result<()> {
         self.check_writable()?;
+        self.persist().await?;
         let writer = self
             .inner
             .writer
@@ -485,6 +552,9 @@ impl Session {
     async fn lookup(&self, key: &str) -> Result<Option<Value>> {
         let base = {
             let st = self.inner.state.read();
+            if st.abandoned {
+                return Err(abandoned_error(&self.inner.id));
+            }
             if let Some(v) = st.changes.get(key) {
                 return Ok(v.cloned());
             }
@@ -563,6 +633,9 @@ impl Session {
         let Some(writer) = &self.inner.writer else {
             return Ok(());
         };
+        if !self.is_stored() {
+            return Ok(()); // nobody else can have joined it
+        }
         let storage = self.inner.repo.storage().clone();
         let prefix = fragments_prefix(&self.inner.id);
         let mut foreign = Vec::new();
@@ -622,6 +695,7 @@ impl Session {
 
     /// Modified keys and whether each was deleted, sorted; `limit` 0 means all.
     pub async fn status(&self, limit: usize) -> Result<Vec<(String, bool)>> {
+        self.ensure_usable()?;
         self.load_foreign_fragments().await?;
         let st = self.inner.state.read();
         let it = st.changes.iter().map(|(k, c)| (k.clone(), c.value.is_none()));
@@ -636,34 +710,76 @@ impl Session {
         if !self.inner.writable {
             return Err(Error::ReadOnly("read-only sessions do not expire".into()));
         }
+        self.ensure_usable()?;
         let expires = check_expiry(self.inner.start_micros, expires_in_micros)?;
-        self.update_state(|s| s.expires_micros = expires).await?;
-        self.inner.state.write().expires_micros = expires;
+        self.change_state(|s| s.expires_micros = expires, |st| st.expires_micros = expires)
+            .await?;
         Ok(expires)
     }
 
+    /// Discards the session: its changes are dropped and every later use fails.
     pub async fn abandon(&self) -> Result<()> {
         if !self.inner.writable {
             return Err(Error::ReadOnly("read-only sessions cannot be abandoned".into()));
         }
-        self.update_state(|s| s.abandoned = true).await?;
-        self.inner.state.write().abandoned = true;
-        Ok(())
+        self.change_state(
+            |s| s.abandoned = true,
+            |st| {
+                st.abandoned = true;
+                st.changes = ChangeSet::default();
+            },
+        )
+        .await
     }
 
-    /// Points the session at another branch (used by `new_branch`).
+    /// Points the session at another branch.
     pub async fn set_branch(&self, branch: &str) -> Result<()> {
+        let b = branch.to_string();
         if self.inner.writable {
-            let b = branch.to_string();
-            self.update_state(move |s| s.branch = Some(b.clone())).await?;
+            self.change_state(move |s| s.branch = Some(b.clone()), |st| st.branch = Some(branch.to_string()))
+                .await
+        } else {
+            self.inner.state.write().branch = Some(b);
+            Ok(())
         }
-        self.inner.state.write().branch = Some(branch.to_string());
-        Ok(())
+    }
+
+    /// Creates branch `name` at the session's base commit and moves the session onto it.
+    /// In an empty repo the branch comes into being with the session's first commit.
+    pub async fn new_branch(&self, name: &str) -> Result<()> {
+        self.ensure_usable()?;
+        let exists = || Error::RefExists(format!("Branch '{name}' already exists."));
+        if self.branch().as_deref() == Some(name) {
+            return Err(exists());
+        }
+        let repo = self.repo();
+        match self.base_commit() {
+            Some(base) => repo.create_branch(name, base).await?,
+            None => {
+                keys::validate_ref_name("branch", name)?;
+                if repo.branch_exists(name).await? || repo.tag_exists(name).await? {
+                    return Err(exists());
+                }
+            }
+        }
+        self.set_branch(name).await
+    }
+
+    /// Tags `commit`. A tag may not take the name of the branch this session is on, even
+    /// one that has no commit yet.
+    pub async fn create_tag(&self, name: &str, commit: ObjectId, message: Option<String>) -> Result<()> {
+        if self.branch().as_deref() == Some(name) {
+            return Err(Error::RefExists(format!(
+                "Cannot create tag '{name}' because a branch of the same name already exists."
+            )));
+        }
+        self.repo().create_tag(name, commit, message, self.author()).await
     }
 
     pub(crate) async fn set_base(&self, commit: Option<ObjectId>, snapshot: Arc<Snapshot>) -> Result<()> {
         if self.inner.writable {
-            self.update_state(move |s| s.base_commit = commit).await?;
+            self.change_state(move |s| s.base_commit = commit, |st| st.base_commit = commit)
+                .await?;
         }
         let mut st = self.inner.state.write();
         st.base_commit = commit;
