@@ -230,8 +230,11 @@ fn backoff(attempt: u32) -> Duration {
 
 impl Session {
     fn branch_or_err(&self, what: &str) -> Result<String> {
-        self.branch()
-            .ok_or_else(|| Error::NotOnBranch(format!("{what} unavailable: {NOT_ON_BRANCH} Check out a branch to commit.")))
+        self.branch().ok_or_else(|| {
+            Error::NotOnBranch(format!(
+                "{what} unavailable: {NOT_ON_BRANCH} Check out a branch to commit."
+            ))
+        })
     }
 
     /// Moves the session base to the branch tip, or fails with the conflicting paths.
@@ -299,7 +302,14 @@ impl Session {
         let expires_in = lasted.clamp(3_600_000_000, MAX_EXPIRY_MICROS);
         let next = self
             .repo()
-            .start_session(self.branch(), Some(id), next_for_writing, expires_in, self.author().clone(), None)
+            .start_session(
+                self.branch(),
+                Some(id),
+                next_for_writing,
+                expires_in,
+                self.author().clone(),
+                None,
+            )
             .await?;
         Ok((outcome, Some(next)))
     }

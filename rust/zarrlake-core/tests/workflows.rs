@@ -154,9 +154,14 @@ async fn conflicts_are_reported_with_paths_and_nothing_is_lost() {
     assert_eq!(err.kind(), "conflict");
     assert_eq!(err.conflict_paths(), &["x/c/1".to_string()]);
     // The error names the commit that touched the key, and the way out.
-    let Error::Conflict { commits, message, .. } = &err else { unreachable!() };
+    let Error::Conflict { commits, message, .. } = &err else {
+        unreachable!()
+    };
     assert_eq!(commits, &vec![ca.to_string()]);
-    assert!(message.contains(&ca.to_string()) && message.contains("checkout('main')"), "{message}");
+    assert!(
+        message.contains(&ca.to_string()) && message.contains("checkout('main')"),
+        "{message}"
+    );
     // b's session survived the failed commit: unseal, still writable, data intact.
     b.set("x/c/9", Bytes::from_static(b"b")).await.unwrap();
     assert_eq!(get(&b, "x/c/1").await.unwrap(), Bytes::from_static(b"b"));

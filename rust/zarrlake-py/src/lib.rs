@@ -17,7 +17,6 @@ fn source_url(url: &str) -> PyResult<(String, String)> {
     Ok((u.canonical(), u.suggested_prefix()))
 }
 
-
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<repository::PyRepository>()?;

@@ -359,7 +359,11 @@ impl Session {
 
     /// Applies a state change: to the stored state if the session is stored (else the
     /// record written later carries it), then to this handle.
-    async fn change_state(&self, stored_change: impl Fn(&mut SessionState), local: impl FnOnce(&mut MutState)) -> Result<()> {
+    async fn change_state(
+        &self,
+        stored_change: impl Fn(&mut SessionState),
+        local: impl FnOnce(&mut MutState),
+    ) -> Result<()> {
         let stored = self.inner.stored.lock().await;
         if *stored {
             self.update_state(stored_change).await?;
@@ -736,8 +740,11 @@ impl Session {
     pub async fn set_branch(&self, branch: &str) -> Result<()> {
         let b = branch.to_string();
         if self.inner.writable {
-            self.change_state(move |s| s.branch = Some(b.clone()), |st| st.branch = Some(branch.to_string()))
-                .await
+            self.change_state(
+                move |s| s.branch = Some(b.clone()),
+                |st| st.branch = Some(branch.to_string()),
+            )
+            .await
         } else {
             self.inner.state.write().branch = Some(b);
             Ok(())
