@@ -1,4 +1,4 @@
-"""Name rules for repos, branches and tags."""
+"""Name rules for repos (branch and tag names are the core's: ``keys.rs``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import re
 from .errors import InvalidNameError
 
 _REPO_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]+")
-_REF = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,199}")
 
 
 def validate_repo_name(name: object) -> tuple[str, str]:
@@ -21,12 +20,3 @@ def validate_repo_name(name: object) -> tuple[str, str]:
             "characters of letters, digits, '.', '_' or '-', starting with a letter, digit or '_'."
         )
     return parts[0], parts[1]
-
-
-def validate_ref_name(name: object, kind: str) -> str:
-    if not isinstance(name, str) or not _REF.fullmatch(name) or ".." in name:
-        raise InvalidNameError(
-            f"invalid {kind} name {name!r}: use 1-200 letters, digits, '.', '_' or '-', "
-            "not starting with '.' or '-'"
-        )
-    return name

@@ -111,8 +111,10 @@ def build_tree(core: RepoCore, prefix: str = "", depth: int = 10, filter: str | 
     """The hierarchy under ``prefix`` as a ``rich.tree.Tree``, ``depth`` levels deep."""
     from rich.tree import Tree
 
-    if depth < 0:
-        raise ValueError(f"depth must be >= 0, got {depth}")
+    if not isinstance(depth, int) or depth < 0:
+        from .errors import InvalidInputError
+
+        raise InvalidInputError(f"depth must be an int >= 0, got {depth!r}")
     prefix = prefix.strip("/")
     if prefix.startswith("meta/root"):  # Arraylake-style prefixes
         prefix = prefix.removeprefix("meta/root").strip("/")
