@@ -30,7 +30,7 @@ test: develop
 lint: develop
 	cargo fmt --all --check
 	cargo clippy --release --workspace --all-targets -- -D warnings
-	$(VENV)/bin/ruff check python tests benches
+	$(VENV)/bin/ruff check python tests benches scripts
 
 fmt:
 	cargo fmt --all

@@ -43,3 +43,14 @@ async def test_async_repo_round_trip(tmp_path):
     other = await client.get_repo("org/async", checkout=False)
     await other.create_session()
     assert (await other.status()).modified_paths == []
+
+
+def test_repo_stub_is_current():
+    """``repo.pyi`` (what type checkers read) is regenerated from the runtime classes."""
+    import pathlib
+    import subprocess
+    import sys
+
+    script = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "gen_repo_stub.py"
+    done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
