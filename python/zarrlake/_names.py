@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
+from . import _native
 from .errors import InvalidNameError
 
 _REPO_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]+")
-_REF = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,199}")
 
 
 def validate_repo_name(name: object) -> tuple[str, str]:
@@ -24,9 +24,10 @@ def validate_repo_name(name: object) -> tuple[str, str]:
 
 
 def validate_ref_name(name: object, kind: str) -> str:
-    if not isinstance(name, str) or not _REF.fullmatch(name) or ".." in name:
-        raise InvalidNameError(
-            f"invalid {kind} name {name!r}: use 1-200 letters, digits, '.', '_' or '-', "
-            "not starting with '.' or '-'"
-        )
+    """Return ``name`` if it is a valid branch or tag name, else raise :class:`InvalidNameError`.
+
+    The rule lives in the core (``'/'``-separated segments, no commit-id look-alikes)."""
+    if not isinstance(name, str):
+        raise InvalidNameError(f"invalid {kind} name {name!r}: names are strings")
+    _native.Repository.validate_ref_name(kind, name)
     return name
