@@ -53,7 +53,7 @@ def test_bad_refs_and_names(repo):
     with pytest.raises(zarrlake.RefNotFoundError):
         repo.checkout("../../etc")
     with pytest.raises(zarrlake.InvalidNameError):
-        repo.new_branch("a/b")
+        repo.new_branch("a//b")
     with pytest.raises(zarrlake.RefNotFoundError):
         repo.delete_tag("../x")
     with pytest.raises(TypeError):

@@ -36,7 +36,7 @@ KEYS = ["zarr.json", "a/zarr.json", "a/c/0", "a/c/1", "b/.zattrs", "b/.zgroup", 
 # Small values are inlined; the 600-byte one goes to content-addressed chunk storage.
 VALUES = st.sampled_from([b"", b"0", b"1", b"xyz", bytes(range(256)) * 2 + b"!" * 88])
 # Branch and tag names share one namespace.
-NAMES = ["dev", "feat", "v1"]
+NAMES = ["dev", "feat", "feat/x", "v1"]
 REF_NAMES = st.sampled_from([*NAMES, "main"])
 
 Snapshot = dict[str, bytes]

@@ -1,4 +1,4 @@
-"""Name rules for repos (branch and tag names are the core's: ``keys.rs``)."""
+"""Name rules for repos (branch and tag names are the core's: ``ref_names.rs``)."""
 
 from __future__ import annotations
 

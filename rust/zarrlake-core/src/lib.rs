@@ -1,7 +1,8 @@
 //! zarrlake-core: a version-controlled store for Zarr arrays.
 //!
 //! Layers: `storage` (object stores, put-if-absent), `format` (on-disk objects),
-//! `refs` (append-only branch/tag versions), `repo` (commit graph and ref resolution),
+//! `ref_names` (branch/tag name rules), `refs` (append-only branch/tag versions), `repo`
+//! (refs and ref resolution), `graph` (commit history and reachability),
 //! `session` (change sets and durable fragments), `conflict` and `commit`
 //! (fast-forward detection, manifest merging), `chunks` and `virtual_read` (chunk I/O).
 
@@ -10,7 +11,9 @@ pub mod commit;
 pub mod conflict;
 pub mod error;
 pub mod format;
+pub mod graph;
 pub mod keys;
+pub mod ref_names;
 pub mod refs;
 pub mod repo;
 pub mod session;

@@ -11,7 +11,7 @@ use crate::chunks::HashMethod;
 use crate::error::{Error, Result};
 use crate::format::codec::{self, Kind};
 use crate::format::{ChangeSummary, Commit, Manifest, ObjectId, RefVersion, RepoConfig, Snapshot};
-use crate::keys::validate_ref_name;
+use crate::ref_names::{self, looks_like_commit_id, validate_ref_name, COMMIT_ID_LEN};
 use crate::refs::VersionedCells;
 use crate::storage::{Location, Storage};
 
@@ -49,12 +49,19 @@ pub struct Author {
     pub email: String,
 }
 
+const BRANCHES_DIR: &str = "refs/branches";
+const TAGS_DIR: &str = "refs/tags";
+const COMMITS_DIR: &str = "commits";
+/// How many candidates an ambiguous commit-id prefix error names.
+const AMBIGUOUS_SHOWN: usize = 5;
+
+/// One directory per branch, a '/' in its name encoded (`refs/branches/feature%2Fx`).
 fn branch_cell(name: &str) -> String {
-    format!("refs/branches/{name}")
+    format!("{BRANCHES_DIR}/{}", ref_names::cell_name(name))
 }
 
 fn tag_cell(name: &str) -> String {
-    format!("refs/tags/{name}")
+    format!("{TAGS_DIR}/{}", ref_names::cell_name(name))
 }
 
 impl std::fmt::Debug for Repository {
@@ -318,14 +325,14 @@ impl Repository {
     }
 
     pub async fn branch_exists(&self, name: &str) -> Result<bool> {
-        if validate_ref_name("branch", name).is_err() {
+        if !ref_names::is_storable(name) {
             return Ok(false);
         }
         Ok(self.branch_tip(name).await?.1.is_some())
     }
 
     pub async fn tag_exists(&self, name: &str) -> Result<bool> {
-        if validate_ref_name("tag", name).is_err() {
+        if !ref_names::is_storable(name) {
             return Ok(false);
         }
         Ok(self.tag_version(name).await?.1.is_some())
@@ -339,49 +346,104 @@ impl Repository {
     }
 
     /// Resolves a ref: branch, then `main` (which exists in an empty repo), then tag,
-    /// then commit id.
+    /// then commit id or unique prefix of one (8-24 hex characters, which branch and tag
+    /// names cannot be). A branch or tag with such a name from before that rule is found
+    /// only when no commit matches.
     pub async fn resolve(&self, r: &str) -> Result<Resolved> {
         if validate_ref_name("ref", r).is_ok() {
-            if let (_, Some(c)) = self.branch_tip(r).await? {
-                return Ok(Resolved {
-                    commit: Some(c),
-                    branch: Some(r.to_string()),
-                });
-            }
-            if r == "main" {
-                return Ok(Resolved {
-                    commit: None,
-                    branch: Some("main".into()),
-                });
-            }
-            if let (_, Some(v)) = self.tag_version(r).await? {
-                return Ok(Resolved {
-                    commit: v.commit,
-                    branch: None,
-                });
+            if let Some(res) = self.resolve_name(r).await? {
+                return Ok(res);
             }
         }
-        if ObjectId::is_hex_id(r) {
-            let id: ObjectId = r.parse()?;
-            if self.commit_exists(&id).await? {
-                return Ok(Resolved {
+        if looks_like_commit_id(r) {
+            return match self.resolve_commit(r).await {
+                Ok(id) => Ok(Resolved {
                     commit: Some(id),
                     branch: None,
-                });
-            }
-            return Err(Error::RefNotFound(format!(
-                "Commit {r} was not found in commit history."
-            )));
+                }),
+                Err(e @ Error::RefNotFound(_)) => match self.resolve_name(r).await? {
+                    Some(res) => Ok(res),
+                    None => Err(e),
+                },
+                Err(e) => Err(e),
+            };
         }
         Err(Error::RefNotFound(format!(
             "Ref '{r}' was not found in branches, tags, or commits."
         )))
     }
 
+    /// A live branch named `name`, else `main` (which exists in an empty repo), else a live tag.
+    async fn resolve_name(&self, name: &str) -> Result<Option<Resolved>> {
+        if let (_, Some(c)) = self.branch_tip(name).await? {
+            return Ok(Some(Resolved {
+                commit: Some(c),
+                branch: Some(name.to_string()),
+            }));
+        }
+        if name == "main" {
+            return Ok(Some(Resolved {
+                commit: None,
+                branch: Some("main".into()),
+            }));
+        }
+        if let (_, Some(v)) = self.tag_version(name).await? {
+            return Ok(Some(Resolved {
+                commit: v.commit,
+                branch: None,
+            }));
+        }
+        Ok(None)
+    }
+
+    /// The commit named by a full id or a unique prefix of one (8-24 hex characters, any
+    /// case). An unknown id or prefix is `RefNotFound`, an ambiguous prefix `InvalidInput`.
+    pub async fn resolve_commit(&self, s: &str) -> Result<ObjectId> {
+        if !looks_like_commit_id(s) {
+            return Err(Error::InvalidInput(format!(
+                "'{s}' is not a commit id or a prefix of one (8-24 hex characters)"
+            )));
+        }
+        if s.len() == COMMIT_ID_LEN {
+            let id: ObjectId = s.parse()?;
+            if self.commit_exists(&id).await? {
+                return Ok(id);
+            }
+            return Err(Error::RefNotFound(format!(
+                "Commit {s} was not found in commit history."
+            )));
+        }
+        let prefix = s.to_ascii_lowercase();
+        let keys = self
+            .inner
+            .storage
+            .list_names_with_prefix(COMMITS_DIR, &prefix, AMBIGUOUS_SHOWN + 1)
+            .await?;
+        let ids: Vec<ObjectId> = keys
+            .iter()
+            .filter_map(|k| k.rsplit('/').next().and_then(|n| n.parse().ok()))
+            .collect();
+        match ids.as_slice() {
+            [] => Err(Error::RefNotFound(format!(
+                "No commit id starts with '{prefix}' in commit history."
+            ))),
+            [id] => Ok(*id),
+            many => {
+                let shown: Vec<String> = many.iter().take(AMBIGUOUS_SHOWN).map(|c| c.to_string()).collect();
+                let more = if many.len() > AMBIGUOUS_SHOWN { ", ..." } else { "" };
+                Err(Error::InvalidInput(format!(
+                    "Commit id prefix '{prefix}' is ambiguous: it matches {}{more}; use more characters.",
+                    shown.join(", ")
+                )))
+            }
+        }
+    }
+
     async fn names_with_live_tip(&self, dir: &str, is_branch: bool) -> Result<Vec<(String, Option<ObjectId>)>> {
-        let names = self.inner.storage.list_dirs(dir).await?;
+        let cells = self.inner.storage.list_dirs(dir).await?;
         let mut out = Vec::new();
-        for n in names {
+        for cell in cells {
+            let n = ref_names::name_from_cell(&cell);
             let tip = if is_branch {
                 self.branch_tip(&n).await?.1
             } else {
@@ -391,16 +453,18 @@ impl Repository {
                 out.push((n, Some(c)));
             }
         }
+        // Sorted by name, not by cell: '/' and its encoding sort differently.
+        out.sort();
         Ok(out)
     }
 
     /// Branches that exist (have a commit), sorted by name.
     pub async fn branches(&self) -> Result<Vec<(String, Option<ObjectId>)>> {
-        self.names_with_live_tip("refs/branches", true).await
+        self.names_with_live_tip(BRANCHES_DIR, true).await
     }
 
     pub async fn tags(&self) -> Result<Vec<(String, Option<ObjectId>)>> {
-        self.names_with_live_tip("refs/tags", false).await
+        self.names_with_live_tip(TAGS_DIR, false).await
     }
 
     pub async fn create_branch(&self, name: &str, commit: ObjectId) -> Result<()> {
@@ -425,8 +489,9 @@ impl Repository {
         if name == "main" {
             return Err(Error::InvalidInput("Deleting the 'main' branch is not allowed.".into()));
         }
-        validate_ref_name("branch", name)
-            .map_err(|_| Error::RefNotFound(format!("Branch '{name}' does not exist.")))?;
+        if !ref_names::is_storable(name) {
+            return Err(Error::RefNotFound(format!("Branch '{name}' does not exist.")));
+        }
         loop {
             let (seq, tip) = self.branch_tip(name).await?;
             if tip.is_none() {
@@ -476,7 +541,9 @@ impl Repository {
 
     pub async fn delete_tag(&self, name: &str) -> Result<()> {
         let missing = || Error::RefNotFound(format!("Tag '{name}' does not exist."));
-        validate_ref_name("tag", name).map_err(|_| missing())?;
+        if !ref_names::is_storable(name) {
+            return Err(missing());
+        }
         let (seq, existing) = self.tag_version(name).await?;
         if existing.is_none() {
             return Err(missing());
@@ -487,37 +554,162 @@ impl Repository {
         }
         Ok(())
     }
+}
 
-    // ---- graph ----------------------------------------------------------------------
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
 
-    /// Commits from `start` back to the root, newest first; `limit` 0 means all.
-    pub async fn log(&self, start: Option<ObjectId>, limit: usize) -> Result<Vec<Arc<Commit>>> {
-        let mut out = Vec::new();
-        let mut cur = start;
-        while let Some(id) = cur {
-            if limit > 0 && out.len() >= limit {
-                break;
-            }
-            let c = self.load_commit(&id).await?;
-            cur = c.parent;
-            out.push(c);
-        }
-        Ok(out)
+    pub(crate) async fn memory_repo() -> Repository {
+        let loc = format!("memory://repo-test-{}", ObjectId::new());
+        Repository::create(&loc, RepoConfig::default()).await.unwrap()
     }
 
-    /// Commits reachable from `tip` but not from `base` on the first-parent chain, newest
-    /// first. If `base` is not an ancestor of `tip`, every commit back to the root.
-    pub async fn commits_since(&self, base: Option<ObjectId>, tip: Option<ObjectId>) -> Result<Vec<Arc<Commit>>> {
-        let mut out = Vec::new();
-        let mut cur = tip;
-        while let Some(id) = cur {
-            if Some(id) == base {
-                break;
-            }
-            let c = self.load_commit(&id).await?;
-            cur = c.parent;
-            out.push(c);
+    /// Writes a commit with a chosen id (prefix tests need ids that share prefixes).
+    pub(crate) async fn fake_commit(repo: &Repository, hex: &str, parent: Option<ObjectId>, time: i64) -> ObjectId {
+        let id: ObjectId = hex.parse().unwrap();
+        let c = Commit {
+            id,
+            parent,
+            snapshot: ObjectId::new(),
+            message: format!("commit {hex}"),
+            author_name: "Ada".into(),
+            author_email: "ada@example.org".into(),
+            time_micros: time,
+            session_start_micros: time,
+        };
+        repo.write_commit(c).await.unwrap();
+        id
+    }
+
+    fn author() -> Author {
+        Author {
+            name: "Ada".into(),
+            email: "ada@example.org".into(),
         }
-        Ok(out)
+    }
+
+    #[tokio::test]
+    async fn unique_commit_prefixes_resolve_and_others_fail_clearly() {
+        let repo = memory_repo().await;
+        let a = fake_commit(&repo, "65a1b2c3d4e5f60718293a4b", None, 1).await;
+        let b = fake_commit(&repo, "65a1b2c3d4e5f60718293a4c", Some(a), 2).await;
+        let c = fake_commit(&repo, "77000000000000000000000a", Some(b), 3).await;
+        // Fresh handle: nothing cached, the prefix must be found in storage.
+        let repo = Repository::open(&repo.location()).await.unwrap();
+        assert_eq!(repo.resolve_commit("77000000").await.unwrap(), c);
+        assert_eq!(repo.resolve_commit("65A1B2C3D4E5F60718293A4B").await.unwrap(), a);
+        assert_eq!(repo.resolve_commit("65a1b2c3d4e5f60718293a4c").await.unwrap(), b);
+        let r = repo.resolve("65A1B2C3D4E5F60718293a4").await.unwrap_err();
+        assert_eq!(r.kind(), "invalid_input");
+        let msg = r.to_string();
+        assert!(
+            msg.contains("ambiguous") && msg.contains(&a.to_string()) && msg.contains(&b.to_string()),
+            "{msg}"
+        );
+        let res = repo.resolve("7700000000").await.unwrap();
+        assert_eq!((res.commit, res.branch), (Some(c), None));
+        for unknown in ["65a1b2c4", "ffffffffffff", "ffffffffffffffffffffffff"] {
+            assert_eq!(
+                repo.resolve(unknown).await.unwrap_err().kind(),
+                "ref_not_found",
+                "{unknown}"
+            );
+            assert_eq!(repo.resolve_commit(unknown).await.unwrap_err().kind(), "ref_not_found");
+        }
+        // Too short to be a prefix, or not hex: not a commit.
+        assert_eq!(repo.resolve("7700000").await.unwrap_err().kind(), "ref_not_found");
+        for bad in ["7700000", "7700000g", "", "77000000000000000000000a0"] {
+            assert_eq!(
+                repo.resolve_commit(bad).await.unwrap_err().kind(),
+                "invalid_input",
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn ambiguous_prefixes_name_at_most_five_candidates() {
+        let repo = memory_repo().await;
+        let mut ids = Vec::new();
+        for i in 0..7 {
+            ids.push(fake_commit(&repo, &format!("65a1b2c3d4e5f6071829300{i}"), None, i).await);
+        }
+        let msg = repo.resolve_commit("65a1b2c3").await.unwrap_err().to_string();
+        for id in &ids[..5] {
+            assert!(msg.contains(&id.to_string()), "{msg}");
+        }
+        assert!(!msg.contains(&ids[5].to_string()) && msg.contains("..."), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn names_with_slashes_are_one_cell_and_list_decoded() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path().join("r").display().to_string();
+        for loc in [local, format!("memory://repo-test-{}", ObjectId::new())] {
+            let repo = Repository::create(&loc, RepoConfig::default()).await.unwrap();
+            let c1 = fake_commit(&repo, &ObjectId::new().to_string(), None, 1).await;
+            for b in ["feature", "feature/x", "feature/x/y", "feature-x", "main"] {
+                repo.create_branch(b, c1).await.unwrap();
+            }
+            repo.create_tag("release/v1", c1, None, &author()).await.unwrap();
+            let storage = repo.storage();
+            assert_eq!(
+                storage.list_dirs("refs/branches").await.unwrap(),
+                vec!["feature", "feature%2Fx", "feature%2Fx%2Fy", "feature-x", "main"]
+            );
+            assert_eq!(
+                storage.list("refs/branches/feature").await.unwrap(),
+                vec!["refs/branches/feature/00000000000000000001"],
+                "a branch's cell holds only its versions"
+            );
+            let fresh = Repository::open(&loc).await.unwrap();
+            let names: Vec<String> = fresh.branches().await.unwrap().into_iter().map(|(n, _)| n).collect();
+            assert_eq!(names, vec!["feature", "feature-x", "feature/x", "feature/x/y", "main"]);
+            assert_eq!(fresh.tags().await.unwrap(), vec![("release/v1".to_string(), Some(c1))]);
+            let r = fresh.resolve("feature/x").await.unwrap();
+            assert_eq!((r.commit, r.branch.as_deref()), (Some(c1), Some("feature/x")));
+            assert_eq!(fresh.resolve("release/v1").await.unwrap().commit, Some(c1));
+            fresh.delete_branch("feature/x").await.unwrap();
+            assert!(!fresh.branch_exists("feature/x").await.unwrap());
+            assert!(fresh.branch_exists("feature/x/y").await.unwrap());
+            fresh.delete_tag("release/v1").await.unwrap();
+            assert!(fresh.tags().await.unwrap().is_empty());
+            for bad in ["a//b", "/a", "a/", "a/../b", "./a"] {
+                assert_eq!(fresh.create_branch(bad, c1).await.unwrap_err().kind(), "invalid_name");
+                assert_eq!(
+                    fresh.create_tag(bad, c1, None, &author()).await.unwrap_err().kind(),
+                    "invalid_name"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn commit_id_names_are_refused_and_commits_win_over_old_ones() {
+        let repo = memory_repo().await;
+        let c1 = fake_commit(&repo, "65a1b2c3d4e5f60718293a4b", None, 1).await;
+        let c2 = fake_commit(&repo, "66000000000000000000000b", Some(c1), 2).await;
+        for name in [c2.to_string(), "66000000".to_string(), "DEADBEEF".to_string()] {
+            let e = repo.create_tag(&name, c1, None, &author()).await.unwrap_err();
+            assert_eq!(e.kind(), "invalid_name");
+            assert!(e.to_string().contains("ambiguous with commit ids"), "{e}");
+            assert_eq!(repo.create_branch(&name, c1).await.unwrap_err().kind(), "invalid_name");
+        }
+        // Older versions allowed such names: write them as those did.
+        for name in [c2.to_string(), "20240101".to_string()] {
+            let v = RefVersion::pointing(c1);
+            assert!(repo
+                .inner
+                .cells
+                .put_next(Kind::Ref, &tag_cell(&name), 0, &v)
+                .await
+                .unwrap());
+        }
+        assert_eq!(repo.resolve(&c2.to_string()).await.unwrap().commit, Some(c2));
+        assert_eq!(repo.resolve("20240101").await.unwrap().commit, Some(c1));
+        assert_eq!(repo.tags().await.unwrap().len(), 2);
+        repo.delete_tag("20240101").await.unwrap();
+        assert_eq!(repo.resolve("20240101").await.unwrap_err().kind(), "ref_not_found");
     }
 }

@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 use zarrlake_core::{Author, ObjectId, RepoConfig, Repository};
 
 use crate::convert::{commit_dict, opt_id, parse_id, session_info_tuple, CommitDict, SessionInfoTuple};
+use crate::errors::PyCoreError;
 use crate::runtime::block;
 use crate::session::PySession;
 
@@ -96,6 +97,17 @@ impl PyRepository {
         Ok((res.commit.map(|c| c.to_string()), res.branch))
     }
 
+    /// The full id of the commit named by an id or a unique prefix of one (8-24 hex).
+    fn resolve_commit(&self, py: Python<'_>, s: String) -> PyResult<String> {
+        Ok(block(py, self.0.resolve_commit(&s))?.to_string())
+    }
+
+    /// Raises `InvalidNameError` unless `name` is a valid branch or tag name.
+    #[staticmethod]
+    fn validate_ref_name(kind: &str, name: &str) -> PyResult<()> {
+        zarrlake_core::ref_names::validate_ref_name(kind, name).map_err(|e| PyCoreError(e).into())
+    }
+
     fn branches(&self, py: Python<'_>) -> PyResult<Vec<(String, Option<String>)>> {
         let b = block(py, self.0.branches())?;
         Ok(b.into_iter().map(|(n, c)| (n, opt_id(c))).collect())
@@ -142,6 +154,16 @@ impl PyRepository {
     fn log(&self, py: Python<'_>, start: Option<String>, limit: usize) -> PyResult<Vec<CommitDict>> {
         let start: Option<ObjectId> = start.map(|s| parse_id(&s)).transpose()?;
         let commits = block(py, self.0.log(start, limit))?;
+        Ok(commits.iter().map(|c| commit_dict(c)).collect())
+    }
+
+    /// Every commit reachable from any start, each once, newest first.
+    fn commit_graph(&self, py: Python<'_>, starts: Vec<Option<String>>) -> PyResult<Vec<CommitDict>> {
+        let starts = starts
+            .iter()
+            .map(|s| s.as_deref().map(parse_id).transpose())
+            .collect::<PyResult<Vec<Option<ObjectId>>>>()?;
+        let commits = block(py, self.0.commit_graph(starts))?;
         Ok(commits.iter().map(|c| commit_dict(c)).collect())
     }
 

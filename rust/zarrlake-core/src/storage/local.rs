@@ -39,6 +39,15 @@ pub(super) fn put_if_absent(root: &Path, key: &str, bytes: &[u8]) -> Result<bool
     }
 }
 
+pub(super) fn exists(root: &Path, key: &str) -> Result<bool> {
+    let path = root.join(key);
+    match std::fs::metadata(&path) {
+        Ok(m) => Ok(m.is_file()),
+        Err(e) if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::NotADirectory => Ok(false),
+        Err(e) => Err(io_err("stat", &path, e)),
+    }
+}
+
 fn visible(entry: &std::fs::DirEntry) -> Option<String> {
     let name = entry.file_name().into_string().ok()?;
     (!name.starts_with('.')).then_some(name)
@@ -91,6 +100,28 @@ pub(super) fn list_dirs(root: &Path, prefix: &str) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// The keys of the files directly in `dir` whose name starts with `name_prefix`, sorted,
+/// at most `limit`.
+pub(super) fn list_names_with_prefix(root: &Path, dir: &str, name_prefix: &str, limit: usize) -> Result<Vec<String>> {
+    let path = root.join(dir);
+    let entries = match std::fs::read_dir(&path) {
+        Ok(e) => e,
+        Err(e) if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::NotADirectory => return Ok(Vec::new()),
+        Err(e) => return Err(io_err("list", &path, e)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| io_err("list", &path, e))?;
+        let Some(name) = visible(&entry) else { continue };
+        if name.starts_with(name_prefix) && !entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            names.push(name);
+        }
+    }
+    names.sort();
+    names.truncate(limit);
+    Ok(names.into_iter().map(|n| format!("{dir}/{n}")).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +145,29 @@ mod tests {
         assert_eq!(list_dirs(dir.path(), "a").unwrap(), vec!["b".to_string()]);
         assert!(list(dir.path(), "missing").unwrap().is_empty());
         assert!(list_dirs(dir.path(), "missing").unwrap().is_empty());
+        assert!(exists(dir.path(), "a/b/k").unwrap());
+        assert!(!exists(dir.path(), "a/b").unwrap(), "directories are not objects");
+        assert!(!exists(dir.path(), "a/b/k/deeper").unwrap());
+        assert!(put_if_absent(dir.path(), "a/x%2Fy", b"x").unwrap());
+        assert!(exists(dir.path(), "a/x%2Fy").unwrap());
+        assert!(dir.path().join("a/x%2Fy").is_file(), "keys are paths as they are");
+        assert!(put_if_absent(dir.path(), "a/cd", b"x").unwrap());
+        assert!(put_if_absent(dir.path(), "a/ce", b"x").unwrap());
+        assert_eq!(
+            list_names_with_prefix(dir.path(), "a", "c", 10).unwrap(),
+            vec!["a/c".to_string(), "a/cd".to_string(), "a/ce".to_string()]
+        );
+        assert_eq!(
+            list_names_with_prefix(dir.path(), "a", "c", 1).unwrap(),
+            vec!["a/c".to_string()]
+        );
+        assert!(
+            list_names_with_prefix(dir.path(), "a", "b", 10).unwrap().is_empty(),
+            "dirs are not names"
+        );
+        assert!(list_names_with_prefix(dir.path(), "missing", "", 10)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

@@ -53,16 +53,16 @@ impl Storage {
         }
     }
 
+    /// The repo-relative key of a listed object, with object_store's escapes undone so it
+    /// round-trips through `path` (a key with '%' or '#' is stored escaped on object stores).
     fn relative(&self, path: &Path) -> String {
         let s = path.as_ref();
-        if self.prefix.is_empty() {
-            s.to_string()
+        let rel = if self.prefix.is_empty() {
+            s
         } else {
-            s.strip_prefix(&self.prefix)
-                .unwrap_or(s)
-                .trim_start_matches('/')
-                .to_string()
-        }
+            s.strip_prefix(&self.prefix).unwrap_or(s).trim_start_matches('/')
+        };
+        unescape(rel)
     }
 
     /// The whole object, or `None` when it does not exist.
@@ -96,6 +96,11 @@ impl Storage {
     }
 
     pub async fn exists(&self, key: &str) -> Result<bool> {
+        if let Location::Local(root) = &self.location {
+            // The same raw path as `get` and `put_if_absent`: object_store's local backend
+            // would map escaped characters ('%' in `refs/branches/a%2Fb`) elsewhere.
+            return local::exists(root, key);
+        }
         match self.store.head(&self.path(key)).await {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
@@ -145,10 +150,48 @@ impl Storage {
         let mut names: Vec<String> = res
             .common_prefixes
             .iter()
-            .filter_map(|cp| cp.filename().map(str::to_string))
+            .filter_map(|cp| cp.filename().map(unescape))
             .collect();
         names.sort();
         Ok(names)
+    }
+
+    /// The keys directly in `dir` whose name starts with `name_prefix`, sorted, at most
+    /// `limit`. Not a scan of `dir` on object stores: one listing that starts at
+    /// `dir/name_prefix` (`list_with_offset`) and stops at the first key past the prefix,
+    /// as their listings come in key order; on local disk, one directory read.
+    pub async fn list_names_with_prefix(&self, dir: &str, name_prefix: &str, limit: usize) -> Result<Vec<String>> {
+        let dir = dir.trim_end_matches('/');
+        if let Location::Local(root) = &self.location {
+            return local::list_names_with_prefix(root, dir, name_prefix, limit);
+        }
+        let mut out = Vec::new();
+        let exact = format!("{dir}/{name_prefix}");
+        // The offset is exclusive: the key equal to the prefix is checked on its own.
+        if !name_prefix.is_empty() && self.exists(&exact).await? {
+            out.push(exact.clone());
+        }
+        let offset = self.path(&exact);
+        let start = offset.as_ref().to_string();
+        let dir_path = self.path(dir);
+        let dir_raw = format!("{}/", dir_path.as_ref());
+        let mut stream = self.store.list_with_offset(Some(&dir_path), &offset);
+        while out.len() < limit {
+            let Some(meta) = stream.try_next().await? else { break };
+            let raw = meta.location.as_ref();
+            if !raw.starts_with(&start) {
+                if raw > start.as_str() {
+                    break;
+                }
+                continue;
+            }
+            if raw.strip_prefix(&dir_raw).is_some_and(|name| !name.contains('/')) {
+                out.push(self.relative(&meta.location));
+            }
+        }
+        out.sort();
+        out.truncate(limit);
+        Ok(out)
     }
 
     /// Deletes every object of the repo (used only by `delete_repo`).
@@ -160,5 +203,78 @@ impl Storage {
             }
         }
         self.location.remove_root()
+    }
+}
+
+/// Undoes object_store's percent-escaping of path parts (`%25` for '%', and so on).
+fn unescape(raw: &str) -> String {
+    if !raw.contains('%') {
+        return raw.to_string();
+    }
+    let b = raw.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn put(s: &Storage, key: &str) {
+        assert!(s.put_if_absent(key, Bytes::from_static(b"x")).await.unwrap());
+    }
+
+    #[test]
+    fn escapes_are_undone() {
+        assert_eq!(unescape("a%252Fb"), "a%2Fb");
+        assert_eq!(unescape("plain"), "plain");
+        assert_eq!(unescape("100%"), "100%");
+        assert_eq!(unescape("%2"), "%2");
+    }
+
+    #[tokio::test]
+    async fn object_store_listings_round_trip_escaped_names_and_list_by_name_prefix() {
+        let loc = Location::Memory(format!("storage-test-{}", crate::format::ObjectId::new()));
+        let s = Storage::open(&loc).unwrap();
+        for k in [
+            "d/feature%2Fx/1",
+            "d/plain/1",
+            "c/ab",
+            "c/abc",
+            "c/abd",
+            "c/ac",
+            "c/ab1/nested",
+            "cz",
+        ] {
+            put(&s, k).await;
+        }
+        assert_eq!(s.list_dirs("d").await.unwrap(), vec!["feature%2Fx", "plain"]);
+        assert_eq!(s.list("d").await.unwrap(), vec!["d/feature%2Fx/1", "d/plain/1"]);
+        assert!(s.exists("d/feature%2Fx/1").await.unwrap());
+        assert_eq!(
+            s.list_names_with_prefix("c", "ab", 10).await.unwrap(),
+            vec!["c/ab", "c/abc", "c/abd"]
+        );
+        assert_eq!(
+            s.list_names_with_prefix("c", "ab", 2).await.unwrap(),
+            vec!["c/ab", "c/abc"]
+        );
+        assert_eq!(s.list_names_with_prefix("c", "abd", 10).await.unwrap(), vec!["c/abd"]);
+        assert!(s.list_names_with_prefix("c", "b", 10).await.unwrap().is_empty());
+        s.delete_all().await.unwrap();
+        assert!(s.list("").await.unwrap().is_empty(), "escaped keys are deleted too");
     }
 }
