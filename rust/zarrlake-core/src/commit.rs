@@ -225,7 +225,8 @@ fn backoff(attempt: u32) -> Duration {
         return Duration::ZERO;
     }
     let cap_ms = (10u64 << attempt.min(7)).min(1_000);
-    Duration::from_millis(rand::random::<u64>() % cap_ms + 1)
+    // Not `rand::random`: processes forked from one parent would back off in lockstep.
+    Duration::from_millis(u64::from_le_bytes(crate::process::random_bytes()) % cap_ms + 1)
 }
 
 impl Session {

@@ -4,7 +4,8 @@
 //! `ref_names` (branch/tag name rules), `refs` (append-only branch/tag versions), `repo`
 //! (refs and ref resolution), `graph` (commit history and reachability),
 //! `session` (change sets and durable fragments), `conflict` and `commit`
-//! (fast-forward detection, manifest merging), `chunks` and `virtual_read` (chunk I/O).
+//! (fast-forward detection, manifest merging), `chunks` and `virtual_read` (chunk I/O);
+//! `process` keeps per-process state correct across `fork()`.
 
 pub mod chunks;
 pub mod commit;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod format;
 pub mod graph;
 pub mod keys;
+pub mod process;
 pub mod ref_names;
 pub mod refs;
 pub mod repo;

@@ -4,29 +4,43 @@
 use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::Error;
+use crate::process::{self, ForkLocal};
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectId(pub [u8; 12]);
 
-fn process_random() -> &'static [u8; 5] {
-    static R: OnceLock<[u8; 5]> = OnceLock::new();
-    R.get_or_init(rand::random)
+/// The per-process part of ids: random bytes and a counter starting at a random value.
+/// A forked child draws its own (see `crate::process`); keeping the parent's would make
+/// it produce the very ids the parent makes next.
+struct IdSource {
+    random: [u8; 5],
+    counter: AtomicU32,
 }
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
+static SOURCE: ForkLocal<IdSource> = ForkLocal::new();
+
+fn source_in(cell: &ForkLocal<IdSource>) -> &IdSource {
+    cell.get_or_init(|| IdSource {
+        random: process::random_bytes(),
+        counter: AtomicU32::new(u32::from_le_bytes(process::random_bytes())),
+    })
+}
 
 impl ObjectId {
     pub fn new() -> Self {
+        Self::from_source(source_in(&SOURCE))
+    }
+
+    fn from_source(src: &IdSource) -> Self {
         let secs = (super::now_micros() / 1_000_000) as u32;
-        let count = COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_add(counter_seed());
+        let count = src.counter.fetch_add(1, Ordering::Relaxed);
         let mut b = [0u8; 12];
         b[..4].copy_from_slice(&secs.to_be_bytes());
-        b[4..9].copy_from_slice(process_random());
+        b[4..9].copy_from_slice(&src.random);
         b[9..].copy_from_slice(&count.to_be_bytes()[1..]);
         ObjectId(b)
     }
@@ -34,11 +48,6 @@ impl ObjectId {
     pub fn is_hex_id(s: &str) -> bool {
         s.len() == 24 && s.bytes().all(|c| c.is_ascii_hexdigit())
     }
-}
-
-fn counter_seed() -> u32 {
-    static SEED: OnceLock<u32> = OnceLock::new();
-    *SEED.get_or_init(rand::random)
 }
 
 impl Default for ObjectId {
@@ -99,5 +108,21 @@ mod tests {
         assert_eq!(s.parse::<ObjectId>().unwrap(), a);
         assert!("xyz".parse::<ObjectId>().is_err());
         assert!("zzzzzzzzzzzzzzzzzzzzzzzz".parse::<ObjectId>().is_err());
+    }
+
+    #[test]
+    fn a_forked_child_draws_its_own_random_part_and_counter() {
+        let cell = ForkLocal::new();
+        let parent = ObjectId::from_source(source_in(&cell));
+        crate::process::pretend_forked(&cell);
+        let child = ObjectId::from_source(source_in(&cell));
+        assert_ne!(
+            parent.0[4..9],
+            child.0[4..9],
+            "the child reused the parent's random part"
+        );
+        assert_ne!(parent.0[9..], child.0[9..], "the child continued the parent's counter");
+        let later = ObjectId::from_source(source_in(&cell));
+        assert_eq!(later.0[4..9], child.0[4..9], "one random part per process");
     }
 }

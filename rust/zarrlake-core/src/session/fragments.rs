@@ -13,6 +13,7 @@ use super::changeset::Order;
 use crate::error::{Error, Result};
 use crate::format::codec::{self, Kind};
 use crate::format::{now_micros, Fragment, Value};
+use crate::process;
 use crate::storage::Storage;
 
 type Record = (String, Option<Value>);
@@ -42,7 +43,7 @@ impl FragmentWriter {
         FragmentWriter {
             storage,
             prefix: fragments_prefix(session_id),
-            writer_id: hex::encode(rand::random::<[u8; 6]>()),
+            writer_id: hex::encode(process::random_bytes::<6>()),
             seq: AtomicU64::new(0),
             pending: Mutex::new(Pending::default()),
         }

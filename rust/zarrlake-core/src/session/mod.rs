@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::format::codec::{self, Kind};
 use crate::format::{now_micros, ChunkRef, Fragment, ObjectId, SessionInfo, SessionState, Snapshot, Value};
 use crate::keys::{self, validate_key};
+use crate::process::ForkLocal;
 use crate::repo::{Author, Repository};
 pub use changeset::{ChangeSet, Order};
 use fragments::{fragments_prefix, AfterWrite, FragmentWriter};
@@ -68,7 +69,8 @@ pub(crate) struct SessionInner {
     pub message: Option<String>,
     pub start_micros: i64,
     state: RwLock<MutState>,
-    writer: Option<Arc<FragmentWriter>>,
+    /// A write session's writer in this process (see `Session::writer`).
+    writer: Option<ForkLocal<Arc<FragmentWriter>>>,
     /// Whether `sessions/<id>/info` exists (always for joined sessions). The lock orders
     /// storing the info against state changes; the flag is the lock-free fast path.
     stored: tokio::sync::Mutex<bool>,
@@ -148,7 +150,7 @@ impl Repository {
         state: MutState,
         stored: bool,
     ) -> Session {
-        let writer = writable.then(|| Arc::new(FragmentWriter::new(self.storage().clone(), &id)));
+        let writer = writable.then(ForkLocal::new);
         Session {
             inner: Arc::new(SessionInner {
                 repo: self.clone(),
@@ -454,6 +456,16 @@ impl Session {
 
     // ---- writes ------------------------------------------------------------------------
 
+    /// The writer of a write session in this process, made on first use. A forked child
+    /// that goes on using its parent's session gets its own writer (id and fragment
+    /// directory): sharing the parent's would hide the child's fragments from the parent,
+    /// which skips its own directory when it folds in other writers' fragments.
+    fn writer(&self) -> Option<&Arc<FragmentWriter>> {
+        let inner = &self.inner;
+        let cell = inner.writer.as_ref()?;
+        Some(cell.get_or_init(|| Arc::new(FragmentWriter::new(inner.repo.storage().clone(), &inner.id))))
+    }
+
     async fn to_value(&self, key: &str, data: Bytes) -> Result<Value> {
         if keys::is_metadata_key(key) {
             return Ok(Value::Meta(data));
@@ -468,9 +480,7 @@ impl Session {
         self.check_writable()?;
         self.persist().await?;
         let writer = self
-            .inner
-            .writer
-            .as_ref()
+            .writer()
             .ok_or_else(|| Error::ReadOnly("read-only session".into()))?;
         let first = writer.append(records.clone(), self.after_write_check()).await?;
         let mut st = self.inner.state.write();
@@ -634,7 +644,7 @@ impl Session {
     /// Each writer has its own directory, so our own writes are never listed or re-read,
     /// and fragments already folded in are skipped.
     pub(crate) async fn load_foreign_fragments(&self) -> Result<()> {
-        let Some(writer) = &self.inner.writer else {
+        let Some(writer) = self.writer() else {
             return Ok(());
         };
         if !self.is_stored() {

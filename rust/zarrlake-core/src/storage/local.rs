@@ -9,6 +9,7 @@ use std::io::ErrorKind;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::process;
 
 fn io_err(what: &str, path: &Path, e: std::io::Error) -> Error {
     Error::Storage(format!("cannot {what} {}: {e}", path.display()))
@@ -21,7 +22,8 @@ pub(super) fn put_if_absent(root: &Path, key: &str, bytes: &[u8]) -> Result<bool
     }
     let parent = path.parent().unwrap_or(root);
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("object");
-    let tmp = parent.join(format!(".{name}.{:016x}.tmp", rand::random::<u64>()));
+    // Fresh OS randomness: forked siblings must never pick the same temp file.
+    let tmp = parent.join(format!(".{name}.{}.tmp", hex::encode(process::random_bytes::<8>())));
     // Create the directory only when the first write finds it missing.
     if let Err(e) = std::fs::write(&tmp, bytes) {
         if e.kind() != ErrorKind::NotFound {

@@ -5,10 +5,10 @@
 //! empty queue waits `WINDOW` for company, then takes the queue and fetches it like
 //! `get_many` does: nearby ranges merged into one ranged GET, the bytes sliced back out.
 //! Every waiter gets its own slice, or the error of its request. Local files skip this.
+//! The queues are per process: a forked child never sees the parent's waiters.
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,6 +19,7 @@ use tokio::sync::oneshot;
 use super::coalesce::{plan, CONCURRENCY, MAX_GAP, MAX_MERGED};
 use super::fetch::{fetch, Source, Version};
 use crate::error::{Error, Result};
+use crate::process::ForkLocal;
 
 /// How long the first read of a source waits for others to join it.
 pub const WINDOW: Duration = Duration::from_millis(2);
@@ -31,7 +32,13 @@ struct Waiter {
     tx: oneshot::Sender<Result<Bytes>>,
 }
 
-static QUEUES: LazyLock<Mutex<HashMap<QueueKey, Vec<Waiter>>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+type Queues = Mutex<HashMap<QueueKey, Vec<Waiter>>>;
+
+static QUEUES: ForkLocal<Queues> = ForkLocal::new();
+
+fn queues() -> &'static Queues {
+    QUEUES.get_or_init(Default::default)
+}
 
 /// The same error again, for every waiter of a failed request.
 fn replicate(e: &Error) -> Error {
@@ -56,7 +63,7 @@ pub async fn read(
     let (tx, rx) = oneshot::channel();
     let qk: QueueKey = (src.url.clone(), etag.clone(), mtime);
     let first = {
-        let mut queues = QUEUES.lock();
+        let mut queues = queues().lock();
         let q = queues.entry(qk.clone()).or_default();
         q.push(Waiter {
             key: key.to_string(),
@@ -68,7 +75,7 @@ pub async fn read(
     if first {
         tokio::spawn(async move {
             tokio::time::sleep(WINDOW).await;
-            let waiters = QUEUES.lock().remove(&qk).unwrap_or_default();
+            let waiters = queues().lock().remove(&qk).unwrap_or_default();
             flush(src, etag, mtime, waiters).await;
         });
     }

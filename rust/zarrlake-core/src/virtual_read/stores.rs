@@ -4,10 +4,11 @@
 //! object_store builders read them: `AWS_*` for `s3://` (e.g. `AWS_ENDPOINT_URL`,
 //! `AWS_ALLOW_HTTP`, `AWS_ACCESS_KEY_ID`, `AWS_SKIP_SIGNATURE`), `GOOGLE_*` for `gs://`.
 //! The cache key includes those variables, so a changed environment builds a new client
-//! instead of reusing one pointed at the old endpoint.
+//! instead of reusing one pointed at the old endpoint. The cache is per process: a forked
+//! child builds its own clients (the parent's connection pools belong to its runtime).
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use object_store::aws::AmazonS3Builder;
@@ -19,10 +20,15 @@ use parking_lot::RwLock;
 
 use super::source_url::{Scheme, SourceUrl};
 use crate::error::{Error, Result};
+use crate::process::ForkLocal;
 
 type StoreMap = HashMap<String, Arc<dyn ObjectStore>>;
 
-static STORES: LazyLock<RwLock<StoreMap>> = LazyLock::new(|| RwLock::new(HashMap::new()));
+static STORES: ForkLocal<RwLock<StoreMap>> = ForkLocal::new();
+
+fn stores() -> &'static RwLock<StoreMap> {
+    STORES.get_or_init(Default::default)
+}
 
 /// Environment variables that configure a scheme's client, sorted, as one string.
 fn env_fingerprint(scheme: Scheme) -> String {
@@ -89,18 +95,18 @@ fn build(url: &SourceUrl) -> Result<Arc<dyn ObjectStore>> {
 /// The cached client for `url`'s bucket or host, built on first use.
 pub fn store_for(url: &SourceUrl) -> Result<Arc<dyn ObjectStore>> {
     let key = format!("{}\n{}", url.store_root(), env_fingerprint(url.scheme));
-    if let Some(s) = STORES.read().get(&key) {
+    if let Some(s) = stores().read().get(&key) {
         return Ok(s.clone());
     }
     let store = build(url)?;
-    let mut map = STORES.write();
+    let mut map = stores().write();
     Ok(map.entry(key).or_insert(store).clone())
 }
 
 /// Number of cached clients (for tests).
 #[cfg(test)]
 pub fn cached_clients() -> usize {
-    STORES.read().len()
+    stores().read().len()
 }
 
 #[cfg(test)]
