@@ -79,6 +79,17 @@ pub(crate) struct SessionInner {
     folded: parking_lot::Mutex<std::collections::HashSet<String>>,
 }
 
+/// How a session handle came to be: it decides whether it writes, and whether its
+/// record is already stored.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Read,
+    /// A new write session, not stored until first needed.
+    New,
+    /// A stored write session joined by id.
+    Joined,
+}
+
 #[derive(Clone)]
 pub struct Session {
     pub(crate) inner: Arc<SessionInner>,
@@ -137,19 +148,21 @@ impl Repository {
             abandoned: false,
             committed: None,
         };
-        Ok(self.session_from(id, for_writing, author, message, start, state, false))
+        let origin = if for_writing { Origin::New } else { Origin::Read };
+        Ok(self.session_from(id, origin, author, message, start, state))
     }
 
     fn session_from(
         &self,
         id: String,
-        writable: bool,
+        origin: Origin,
         author: Author,
         message: Option<String>,
         start: i64,
         state: MutState,
-        stored: bool,
     ) -> Session {
+        let writable = origin != Origin::Read;
+        let stored = origin == Origin::Joined;
         let writer = writable.then(ForkLocal::new);
         Session {
             inner: Arc::new(SessionInner {
@@ -222,12 +235,11 @@ impl Repository {
         };
         let s = self.session_from(
             info.id.clone(),
-            true,
+            Origin::Joined,
             author,
             info.message.clone(),
             info.start_micros,
             state,
-            true,
         );
         // Other writers' acknowledged writes are visible to the joiner.
         s.load_foreign_fragments().await?;
