@@ -9,12 +9,16 @@ import warnings
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 
-def _tour() -> str:
-    text = README.read_text()
-    section = text.split("## A five-minute tour", 1)[1]
+def _block(after: str) -> str:
+    """The first python code block after the text ``after``."""
+    section = README.read_text().split(after, 1)[1]
     match = re.search(r"```python\n(.*?)```", section, re.S)
-    assert match, "the tour's code block is missing"
+    assert match, f"no code block after {after!r}"
     return match.group(1)
+
+
+def _tour() -> str:
+    return _block("## A five-minute tour")
 
 
 def test_readme_tour_runs(tmp_path, monkeypatch):
@@ -29,3 +33,23 @@ def test_readme_tour_runs(tmp_path, monkeypatch):
 
     old, new = scope["old"], scope["new"]
     assert np.allclose(old[0] - new[0], 0.5) and np.array_equal(old[1:], new[1:])
+
+
+def test_readme_many_writers_runs_with_fork(tmp_path):
+    """The many-writers example, run as a script (its workers are forked)."""
+    import subprocess
+    import sys
+
+    import zarrlake
+
+    lake = tmp_path / "lake"
+    script = tmp_path / "many_writers.py"
+    script.write_text(_block("**Many writers, one commit.**").replace('"/data/lake"', repr(str(lake))))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    import zarr
+
+    repo = zarrlake.Client(lake).get_repo("climate/grid", read_only=True)
+    assert repo.commit_log()[0].message == "Written by 4 workers"
+    grid = zarr.open_array(repo.store, path="grid")[:]
+    assert [set(row.tolist()) for row in grid] == [{float(i)} for i in range(8)]
