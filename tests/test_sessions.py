@@ -23,7 +23,12 @@ def test_expiry_limits(repo):
 
 def test_expired_and_abandoned_sessions_refuse_writes_and_joins(repo):
     sid = repo.session.id
-    repo.session.update_expiration(datetime.timedelta(seconds=-1))  # back-dated
+    for bad in (datetime.timedelta(seconds=-1), datetime.timedelta(0)):
+        with pytest.raises(zarrlake.InvalidInputError, match="must be positive"):
+            repo.session.update_expiration(bad)
+    with pytest.raises(zarrlake.InvalidInputError, match="must be positive"):
+        repo.checkout(expires_in=datetime.timedelta(0))
+    repo.session.update_expiration(datetime.timedelta(microseconds=1))  # over already
     with pytest.raises(zarrlake.SessionExpiredError, match="expired"):
         put(repo, "a", b"1")
     with pytest.raises(zarrlake.SessionExpiredError):
@@ -47,7 +52,7 @@ def test_list_active_sessions(repo):
     s3 = repo.create_session()
     s3.abandon()
     s4 = repo.create_session()
-    s4.update_expiration(datetime.timedelta(seconds=-1))
+    s4.update_expiration(datetime.timedelta(microseconds=1))
     repo.create_session(for_writing=False)  # read sessions are never listed
     active = [s.id for s in repo.list_active_sessions()]
     assert active == [first, s2.id]

@@ -60,6 +60,12 @@ def _shown(keys: list[str]) -> str:
     return ", ".join(keys[:SHOWN_KEYS]) + more
 
 
+def _ref_str(ref: Any) -> str:
+    if not isinstance(ref, str):
+        raise TypeError(f"a ref is a branch, tag or commit id string, got {type(ref).__name__}")
+    return ref
+
+
 class SessionPin:
     """The session a store reads and writes through.
 
@@ -141,7 +147,7 @@ class RepoCore:
         micros = to_micros(expires_in)
         if message is not None:
             _check_message(message, "session")
-        commit, branch = self.native.resolve(str(ref))
+        commit, branch = self.native.resolve(_ref_str(ref))
         if branch is None:
             warnings.warn(f"{_native.NOT_ON_BRANCH} (checked out {ref})", UserWarning, stacklevel=4)
         return self.native.start_session(
@@ -203,7 +209,9 @@ class RepoCore:
     def commit(self, message: str, auto_ff: bool = True, checkout_for_writing: bool = True) -> str | None:
         _check_message(message)
         pin = self.pin
-        new_id, following, overwritten = pin.native.commit(message, auto_ff, checkout_for_writing)
+        new_id, following, overwritten, problems = pin.native.commit(message, auto_ff, checkout_for_writing)
+        for problem in problems:
+            warnings.warn(problem, UserWarning, stacklevel=3)
         if overwritten:
             warnings.warn(
                 f"{len(overwritten)} key(s) were written by more than one writer of this session, so "
@@ -224,7 +232,7 @@ class RepoCore:
     def _start_of(self, ref: str | None) -> str | None:
         if ref is None:
             return self.session_native.base_commit
-        commit, _ = self.native.resolve(str(ref))
+        commit, _ = self.native.resolve(_ref_str(ref))
         return commit
 
     def commit_log(self, ref: str | None = None, limit: int | None = None) -> CommitLog:

@@ -47,21 +47,57 @@ pub async fn write_chunk(
     if data.len() as u64 <= inline_threshold {
         return Ok(ChunkRef::Inline(data));
     }
-    let hash = if data.len() >= BLOCKING_HASH_BYTES {
-        let d = data.clone();
-        tokio::task::spawn_blocking(move || method.digest(&d)).await?
-    } else {
-        method.digest(&data)
-    };
+    let hash = digest_of(method, &data).await?;
     let len = data.len() as u64;
     // Content-addressed: an existing object already holds exactly these bytes.
     storage.put_if_absent(&chunk_key(&hash), data).await?;
     Ok(ChunkRef::Native { hash, len })
 }
 
-/// Reads a non-virtual chunk, optionally a byte range of it (already clamped to its length).
+/// Hashes `data`, off the async workers when it is large.
+async fn digest_of(method: HashMethod, data: &Bytes) -> Result<Vec<u8>> {
+    if data.len() >= BLOCKING_HASH_BYTES {
+        let d = data.clone();
+        Ok(tokio::task::spawn_blocking(move || method.digest(&d)).await?)
+    } else {
+        Ok(method.digest(data))
+    }
+}
+
+/// Checks bytes read from a chunk object: always their length; their content hash when the
+/// whole object was read. A mismatch is corruption, never data handed to the caller.
+async fn verify(
+    method: HashMethod,
+    ck: &str,
+    key: &str,
+    hash: &[u8],
+    want_len: u64,
+    whole: bool,
+    got: &Bytes,
+) -> Result<()> {
+    if got.len() as u64 != want_len {
+        return Err(Error::corrupt(
+            ck,
+            format!(
+                "chunk of '{key}' has {} bytes where {want_len} were expected (truncated or overwritten)",
+                got.len()
+            ),
+        ));
+    }
+    if whole && digest_of(method, got).await? != hash {
+        return Err(Error::corrupt(
+            ck,
+            format!("chunk of '{key}' does not match its content hash (its bytes were changed)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads a non-virtual chunk, optionally a byte range of it (already clamped to its length),
+/// verified against its ref (see `verify`).
 pub async fn read_chunk(
     storage: &Storage,
+    method: HashMethod,
     key: &str,
     r: &ChunkRef,
     range: Option<std::ops::Range<u64>>,
@@ -71,16 +107,56 @@ pub async fn read_chunk(
             Some(rg) => b.slice(rg.start as usize..rg.end as usize),
             None => b.clone(),
         }),
-        ChunkRef::Native { hash, .. } => {
+        ChunkRef::Native { hash, len } => {
             let ck = chunk_key(hash);
-            let got = match range {
-                Some(rg) => storage.get_range(&ck, rg).await?,
-                None => storage.get(&ck).await?,
+            // A range that covers the whole chunk is read, and verified, as the whole chunk.
+            let range = range.filter(|rg| !(rg.start == 0 && rg.end >= *len));
+            let (got, want) = match &range {
+                Some(rg) => (storage.get_range(&ck, rg.clone()).await?, rg.end - rg.start),
+                None => (storage.get(&ck).await?, *len),
             };
-            got.ok_or_else(|| Error::corrupt(ck, format!("chunk object for key '{key}' is missing")))
+            let got = got.ok_or_else(|| Error::corrupt(&ck, format!("chunk object for key '{key}' is missing")))?;
+            verify(method, &ck, key, hash, want, range.is_none(), &got).await?;
+            Ok(got)
         }
         ChunkRef::Virtual { .. } => Err(Error::InvalidInput(
             "virtual chunks are read through the virtual reader".into(),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Location;
+
+    #[tokio::test]
+    async fn damaged_chunks_are_corrupt_never_returned() {
+        let loc = Location::Memory(format!("chunks-test-{}", crate::format::ObjectId::new()));
+        let storage = Storage::open(&loc).unwrap();
+        for method in [HashMethod::Blake3, HashMethod::Sha256] {
+            let data = Bytes::from((0..300_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>());
+            let r = write_chunk(&storage, method, 0, data.clone()).await.unwrap();
+            assert_eq!(read_chunk(&storage, method, "a/c/0", &r, None).await.unwrap(), data);
+            let ChunkRef::Native { hash, .. } = &r else { panic!("not native") };
+            let ck = chunk_key(hash);
+            let mut flipped = data.to_vec();
+            flipped[1234] ^= 1;
+            let damaged = [Bytes::from(flipped), data.slice(..data.len() - 1)];
+            for bad in damaged {
+                storage.delete(&ck).await.unwrap();
+                assert!(storage.put_if_absent(&ck, bad).await.unwrap());
+                let err = read_chunk(&storage, method, "a/c/0", &r, None).await.unwrap_err();
+                assert_eq!(err.kind(), "corrupt_object");
+                assert!(err.to_string().contains("a/c/0") && err.to_string().contains(&ck), "{err}");
+                // A range covering the whole chunk is verified as the whole chunk.
+                let whole = read_chunk(&storage, method, "a/c/0", &r, Some(0..data.len() as u64)).await;
+                assert_eq!(whole.unwrap_err().kind(), "corrupt_object");
+            }
+            storage.delete(&ck).await.unwrap();
+            assert!(storage.put_if_absent(&ck, data.clone()).await.unwrap());
+            let part = read_chunk(&storage, method, "a/c/0", &r, Some(10..20)).await.unwrap();
+            assert_eq!(part, data.slice(10..20));
+        }
     }
 }

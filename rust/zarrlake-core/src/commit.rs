@@ -151,6 +151,8 @@ pub struct CommitOutcome {
     /// Keys that several writers of the session wrote with different values: only the
     /// last of those writes is in the commit.
     pub overwritten: Vec<String>,
+    /// Bookkeeping that failed after the commit landed (the commit itself stands).
+    pub warnings: Vec<String>,
 }
 
 /// A commit's id and the first line of its message, for error messages.
@@ -273,17 +275,33 @@ impl Session {
         // and does not acknowledge its write, so no acknowledged write is left out.
         self.update_state(|s| s.sealed = true).await?;
         let result = self.commit_sealed(&branch, message, auto_ff).await;
-        match &result {
-            Ok(CommitOutcome { commit: Some(id), .. }) => {
-                let id = *id;
-                self.update_state(move |s| s.committed = Some(id)).await?;
+        match result {
+            Ok(mut outcome) => {
+                let Some(id) = outcome.commit else {
+                    self.update_state(|s| s.sealed = false).await?;
+                    return Ok(outcome);
+                };
+                // The branch moved: the commit has happened, whatever fails after this.
                 self.mark_committed(id);
+                if let Err(e) = self.update_state(move |s| s.committed = Some(id)).await {
+                    outcome.warnings.push(format!(
+                        "commit {id} landed, but recording it in session {} failed ({e}); \
+                         start new work with checkout()",
+                        self.id()
+                    ));
+                }
+                Ok(outcome)
             }
-            _ => {
-                self.update_state(|s| s.sealed = false).await?;
+            Err(cause) => {
+                // Report why the commit failed, not a failed unseal after it.
+                if let Err(unseal) = self.update_state(|s| s.sealed = false).await {
+                    return Err(cause.with_note(&format!(
+                        "the session could not be reopened for writes afterwards ({unseal})"
+                    )));
+                }
+                Err(cause)
             }
         }
-        result
     }
 
     /// Commits, then starts the next session on the same branch at the new commit (or
@@ -369,6 +387,7 @@ impl Session {
                 return Ok(CommitOutcome {
                     commit: Some(commit_id),
                     overwritten,
+                    warnings: Vec::new(),
                 });
             }
         }

@@ -3,7 +3,8 @@
 
 use thiserror::Error;
 
-#[derive(Debug, Error)]
+/// Cloneable, so one failure can be reported to every waiter it affects with its own kind.
+#[derive(Clone, Debug, Error)]
 pub enum Error {
     /// `paths` are the conflicting Zarr keys, `commits` the upstream commits that changed them.
     #[error("{message}")]
@@ -74,6 +75,42 @@ impl Error {
         Error::Corrupt {
             key: key.into(),
             reason: reason.to_string(),
+        }
+    }
+
+    /// The same error, with `note` appended to its message (for a second failure that
+    /// followed it and must not hide it).
+    pub fn with_note(self, note: &str) -> Self {
+        let add = |m: String| format!("{m}; {note}");
+        match self {
+            Error::Conflict {
+                message,
+                paths,
+                commits,
+            } => Error::Conflict {
+                message: add(message),
+                paths,
+                commits,
+            },
+            Error::Corrupt { key, reason } => Error::Corrupt {
+                key,
+                reason: add(reason),
+            },
+            Error::NotOnBranch(m) => Error::NotOnBranch(add(m)),
+            Error::ReadOnly(m) => Error::ReadOnly(add(m)),
+            Error::SessionExpired(m) => Error::SessionExpired(add(m)),
+            Error::SessionNotFound(m) => Error::SessionNotFound(add(m)),
+            Error::RefNotFound(m) => Error::RefNotFound(add(m)),
+            Error::RefExists(m) => Error::RefExists(add(m)),
+            Error::RepoNotFound(m) => Error::RepoNotFound(add(m)),
+            Error::RepoExists(m) => Error::RepoExists(add(m)),
+            Error::InvalidName(m) => Error::InvalidName(add(m)),
+            Error::CommitFailed(m) => Error::CommitFailed(add(m)),
+            Error::InvalidInput(m) => Error::InvalidInput(add(m)),
+            Error::VirtualNotAllowed(m) => Error::VirtualNotAllowed(add(m)),
+            Error::SourceChanged(m) => Error::SourceChanged(add(m)),
+            Error::NotFound(m) => Error::NotFound(add(m)),
+            Error::Storage(m) => Error::Storage(add(m)),
         }
     }
 

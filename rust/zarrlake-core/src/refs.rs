@@ -6,6 +6,10 @@
 //! works on every backend. Finding the newest version probes forward from the last seq this
 //! process saw (usually one request) and falls back to an exponential search, never to
 //! listing every version.
+//!
+//! A deleted version must never make an older one look newest (a branch silently rolled
+//! back, or an empty branch whose next commit would be invisible): every search checks the
+//! versions just past the tip it found, and a hole is `Corrupt`, naming what exists.
 
 use std::collections::HashMap;
 
@@ -17,6 +21,9 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::format::codec::{self, Kind};
 use crate::storage::Storage;
+
+/// How far past a tip to look for versions behind a hole (holes wider than this go unseen).
+const HOLE_PROBES: u64 = 3;
 
 #[derive(Debug)]
 pub struct VersionedCells {
@@ -51,7 +58,10 @@ impl VersionedCells {
                     seq = s;
                     bytes = None;
                 }
-                None => return Ok(None),
+                None => {
+                    self.check_no_versions_past(prefix, 0).await?;
+                    return Ok(None);
+                }
             }
         }
         // Probe forward: versions are dense, so the first gap ends the sequence.
@@ -59,6 +69,7 @@ impl VersionedCells {
             seq += 1;
             bytes = Some(b);
         }
+        self.check_no_versions_past(prefix, seq).await?;
         let bytes = match bytes {
             Some(b) => b,
             None => match self.storage.get(&version_key(prefix, seq)).await? {
@@ -74,6 +85,34 @@ impl VersionedCells {
         let value = codec::decode(kind, &version_key(prefix, seq), &bytes)?;
         self.seen.lock().insert(prefix.to_string(), (seq, bytes));
         Ok(Some((seq, value)))
+    }
+
+    /// Fails if a version beyond `seq + 1` exists although `seq + 1` does not: a hole.
+    async fn check_no_versions_past(&self, prefix: &str, seq: u64) -> Result<()> {
+        for later in seq + 2..=seq + HOLE_PROBES {
+            if self.storage.exists(&version_key(prefix, later)).await? {
+                return Err(self.hole_error(prefix, seq + 1).await);
+            }
+        }
+        Ok(())
+    }
+
+    async fn hole_error(&self, prefix: &str, missing: u64) -> crate::error::Error {
+        let mut found: Vec<u64> = match self.storage.list(prefix).await {
+            Ok(keys) => keys.iter().filter_map(|k| k.rsplit('/').next()?.parse().ok()).collect(),
+            Err(e) => return e,
+        };
+        found.sort_unstable();
+        let shown: Vec<String> = found.iter().take(20).map(u64::to_string).collect();
+        let more = if found.len() > shown.len() { ", ..." } else { "" };
+        crate::error::Error::corrupt(
+            version_key(prefix, missing),
+            format!(
+                "{prefix} is missing version {missing} but has later ones (versions present: {}{more}); \
+                 its tip cannot be trusted, so it is neither read nor moved",
+                shown.join(", ")
+            ),
+        )
     }
 
     async fn find_newest_cold(&self, prefix: &str) -> Result<Option<u64>> {
@@ -138,5 +177,59 @@ mod tests {
         let fresh = VersionedCells::new(Storage::open(&loc).unwrap());
         let (seq, _): (u64, String) = fresh.latest(Kind::Ref, "refs/x").await.unwrap().unwrap();
         assert_eq!(seq, 37);
+    }
+
+    #[tokio::test]
+    async fn a_missing_version_is_corruption_not_an_older_tip() {
+        // Four versions, then one deleted: a reader gets the true tip or an error naming the
+        // hole, never an older version and never "no versions".
+        for missing in [1u64, 2, 3] {
+            let loc = Location::Memory(format!("refs-hole-{}", crate::format::ObjectId::new()));
+            let storage = Storage::open(&loc).unwrap();
+            let w = VersionedCells::new(storage.clone());
+            for i in 0..4u64 {
+                assert!(w
+                    .put_next(Kind::Ref, "refs/m", i, &format!("v{}", i + 1))
+                    .await
+                    .unwrap());
+            }
+            storage.delete(&version_key("refs/m", missing)).await.unwrap();
+            let fresh = VersionedCells::new(storage.clone());
+            match fresh.latest::<String>(Kind::Ref, "refs/m").await {
+                Ok(Some((4, v))) => assert_eq!(v, "v4", "missing {missing}"),
+                Ok(other) => panic!("missing {missing}: wrong tip {other:?}"),
+                Err(e) => {
+                    assert_eq!(e.kind(), "corrupt_object", "missing {missing}");
+                    assert!(e.to_string().contains(&format!("missing version {missing}")), "{e}");
+                }
+            }
+            {
+                // A handle that last saw the version below the hole refuses to go on from it.
+                let warm = VersionedCells::new(storage.clone());
+                warm.seen.lock().insert("refs/m".into(), (missing - 1, Bytes::new()));
+                if missing > 1 {
+                    let err = warm.latest::<String>(Kind::Ref, "refs/m").await.unwrap_err();
+                    assert_eq!(err.kind(), "corrupt_object");
+                }
+            }
+        }
+        // The cases that used to resolve wrongly: version 1 or 2 of 3 missing.
+        for missing in [1u64, 2] {
+            let loc = Location::Memory(format!("refs-hole3-{}", crate::format::ObjectId::new()));
+            let storage = Storage::open(&loc).unwrap();
+            let w = VersionedCells::new(storage.clone());
+            for i in 0..3u64 {
+                assert!(w
+                    .put_next(Kind::Ref, "refs/m", i, &format!("v{}", i + 1))
+                    .await
+                    .unwrap());
+            }
+            storage.delete(&version_key("refs/m", missing)).await.unwrap();
+            let err = VersionedCells::new(storage)
+                .latest::<String>(Kind::Ref, "refs/m")
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains("versions present: "), "{err}");
+        }
     }
 }

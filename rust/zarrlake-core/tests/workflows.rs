@@ -281,7 +281,9 @@ async fn sessions_expire_and_abandon() {
         "invalid_input"
     );
     let s = write_session(&repo, "main").await;
-    s.update_expiration(-1).await.unwrap();
+    assert_eq!(s.update_expiration(-1).await.unwrap_err().kind(), "invalid_input");
+    assert_eq!(s.update_expiration(0).await.unwrap_err().kind(), "invalid_input");
+    s.update_expiration(1).await.unwrap(); // one µs after its start: already over
     assert_eq!(s.set("a", Bytes::new()).await.unwrap_err().kind(), "session_expired");
     let s = write_session(&repo, "main").await;
     s.persist().await.unwrap();

@@ -65,6 +65,7 @@ impl<'py> IntoPyObject<'py> for OptViewList {
     }
 }
 
+type CommitResult = (Option<String>, Option<PySession>, Vec<String>, Vec<String>);
 type RefTuple = (String, String, u64, u64, Option<String>, Option<i64>);
 
 #[pymethods]
@@ -266,16 +267,16 @@ impl PySession {
         block(py, self.0.status(limit))
     }
     /// (new commit id or None when there was nothing to commit, the next session on the
-    /// branch or None, keys several writers wrote with different values)
-    fn commit(
-        &self,
-        py: Python<'_>,
-        message: String,
-        auto_ff: bool,
-        next_for_writing: bool,
-    ) -> PyResult<(Option<String>, Option<PySession>, Vec<String>)> {
+    /// branch or None, keys several writers wrote with different values, bookkeeping
+    /// failures after the commit landed)
+    fn commit(&self, py: Python<'_>, message: String, auto_ff: bool, next_for_writing: bool) -> PyResult<CommitResult> {
         let (outcome, next) = block(py, self.0.commit_and_continue(&message, auto_ff, next_for_writing))?;
-        Ok((opt_id(outcome.commit), next.map(PySession), outcome.overwritten))
+        Ok((
+            opt_id(outcome.commit),
+            next.map(PySession),
+            outcome.overwritten,
+            outcome.warnings,
+        ))
     }
     fn fast_forward(&self, py: Python<'_>) -> PyResult<Option<String>> {
         block(py, self.0.fast_forward()).map(opt_id)

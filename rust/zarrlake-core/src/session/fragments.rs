@@ -92,7 +92,7 @@ impl FragmentWriter {
                         fragment: name.clone(),
                         index: at as u32,
                     }),
-                    Err(e) => Err(clone_error(e)),
+                    Err(e) => Err(e.clone()),
                 };
                 let _ = tx.send(r);
             }
@@ -124,14 +124,6 @@ fn fragment_name(micros: i64, writer: &str, seq: u64) -> String {
 /// The writer that stored a fragment, from its name.
 pub fn writer_of(fragment: &str) -> Option<&str> {
     fragment.split('-').nth(1)
-}
-
-fn clone_error(e: &Error) -> Error {
-    match e {
-        Error::SessionExpired(m) => Error::SessionExpired(m.clone()),
-        Error::ReadOnly(m) => Error::ReadOnly(m.clone()),
-        other => Error::Storage(other.to_string()),
-    }
 }
 
 #[cfg(test)]

@@ -110,6 +110,11 @@ fn state_cell(id: &str) -> String {
 }
 
 fn check_expiry(start: i64, expires_in: i64) -> Result<i64> {
+    if expires_in <= 0 {
+        return Err(Error::InvalidInput(format!(
+            "expires_in must be positive (got {expires_in} µs): a session cannot start expired"
+        )));
+    }
     if expires_in > MAX_EXPIRY_MICROS {
         return Err(Error::InvalidInput(
             "Max expiry exceeded: sessions can last at most 7 days".into(),
@@ -130,7 +135,12 @@ impl Repository {
         message: Option<String>,
     ) -> Result<Session> {
         let start = now_micros();
-        let expires = check_expiry(start, expires_in_micros)?;
+        // Read sessions live only here and never expire.
+        let expires = if for_writing {
+            check_expiry(start, expires_in_micros)?
+        } else {
+            i64::MAX
+        };
         let base = self.snapshot_of(commit).await?;
         let id = if for_writing {
             ObjectId::new().to_string()
@@ -144,7 +154,7 @@ impl Repository {
             base_commit: commit,
             base,
             changes: ChangeSet::default(),
-            expires_micros: if for_writing { expires } else { i64::MAX },
+            expires_micros: expires,
             abandoned: false,
             committed: None,
         };
@@ -455,13 +465,15 @@ impl Session {
             let info = info.clone();
             Box::pin(async move {
                 let (_, st) = repo.session_state(&info).await?;
+                // Committed (or abandoned, expired) says more than "being committed".
+                ensure_open(&info.id, &st)?;
                 if st.sealed {
                     return Err(Error::SessionExpired(format!(
                         "Session expired: session {} is being committed; this write was not acknowledged",
                         info.id
                     )));
                 }
-                ensure_open(&info.id, &st)
+                Ok(())
             })
         })
     }
@@ -611,7 +623,7 @@ impl Session {
                     ChunkRef::Virtual { .. } => {
                         crate::virtual_read::read(&self.inner.repo, key, &r, rg).await.map(Some)
                     }
-                    _ => chunks::read_chunk(self.inner.repo.storage(), key, &r, rg)
+                    _ => chunks::read_chunk(self.inner.repo.storage(), self.inner.repo.inner.hash, key, &r, rg)
                         .await
                         .map(Some),
                 }

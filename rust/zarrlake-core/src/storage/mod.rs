@@ -194,6 +194,24 @@ impl Storage {
         Ok(out)
     }
 
+    /// Deletes one object; a missing one is not an error.
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        if let Location::Local(root) = &self.location {
+            return match std::fs::remove_file(root.join(key)) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(Error::Storage(format!(
+                    "cannot delete {key} in {}: {e}",
+                    root.display()
+                ))),
+            };
+        }
+        match self.store.delete(&self.path(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(Error::from(e)),
+        }
+    }
+
     /// Deletes every object of the repo (used only by `delete_repo`).
     pub async fn delete_all(&self) -> Result<()> {
         for key in self.list("").await? {

@@ -59,11 +59,12 @@ pub async fn read_values(
         }
     }
     let storage = repo.storage().clone();
+    let hash = repo.inner.hash;
     let natives: Vec<(usize, Bytes)> = futures::stream::iter(native.into_iter().map(|(i, key, r, range)| {
         let storage = storage.clone();
         async move {
             let rg = range.map(|x| x.clamp(r.len()));
-            chunks::read_chunk(&storage, &key, &r, rg).await.map(|b| (i, b))
+            chunks::read_chunk(&storage, hash, &key, &r, rg).await.map(|b| (i, b))
         }
     }))
     .buffer_unordered(NATIVE_CONCURRENCY)

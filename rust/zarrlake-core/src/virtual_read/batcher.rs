@@ -40,18 +40,6 @@ fn queues() -> &'static Queues {
     QUEUES.get_or_init(Default::default)
 }
 
-/// The same error again, for every waiter of a failed request.
-fn replicate(e: &Error) -> Error {
-    match e {
-        Error::VirtualNotAllowed(m) => Error::VirtualNotAllowed(m.clone()),
-        Error::SourceChanged(m) => Error::SourceChanged(m.clone()),
-        Error::InvalidInput(m) => Error::InvalidInput(m.clone()),
-        Error::NotFound(m) => Error::NotFound(m.clone()),
-        Error::Storage(m) => Error::Storage(m.clone()),
-        other => Error::Storage(other.to_string()),
-    }
-}
-
 /// Reads `range` of `src` together with the other reads of it that arrive within `WINDOW`.
 pub async fn read(
     src: Source,
@@ -109,7 +97,7 @@ async fn flush(src: Source, etag: Option<String>, mtime: Option<i64>, waiters: V
                         Ok(b) => {
                             Ok(b.slice((w.range.start - range.start) as usize..(w.range.end - range.start) as usize))
                         }
-                        Err(e) => Err(replicate(e)),
+                        Err(e) => Err(e.clone()),
                     };
                     // A waiter that went away no longer needs its bytes.
                     let _ = w.tx.send(out);

@@ -1,0 +1,124 @@
+"""What is read is what was written, or a clear error: chunk verification, ref holes,
+commit bookkeeping, and small input gaps (issue: trustworthy storage)."""
+
+from __future__ import annotations
+
+import datetime
+import pathlib
+
+import numpy as np
+import pytest
+import zarr
+import zarrlake
+from conftest import put
+
+
+def _repo_dir(client: zarrlake.Client, name: str) -> pathlib.Path:
+    return pathlib.Path(client.root) / name
+
+
+@pytest.fixture
+def chunked(client):
+    repo = client.create_repo("org/integrity")
+    return repo
+
+
+@pytest.mark.parametrize("codec", ["raw", "zstd"])
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_damaged_chunk_is_corrupt_not_wrong_data(client, chunked, codec, damage):
+    compressors = None if codec == "raw" else zarr.codecs.ZstdCodec()
+    arr = zarr.create_array(chunked.store, name="a", shape=(4096,), chunks=(4096,), dtype="f8", compressors=compressors)
+    arr[:] = np.arange(4096)
+    chunked.commit("data")
+    chunk_files = sorted((_repo_dir(client, "org/integrity") / "chunks").iterdir())
+    assert len(chunk_files) == 1
+    raw = bytearray(chunk_files[0].read_bytes())
+    if damage == "flip":
+        raw[len(raw) // 2] ^= 0x01
+    else:
+        raw = raw[: len(raw) - 7]
+    chunk_files[0].write_bytes(bytes(raw))
+    fresh = zarrlake.Client(client.root).get_repo("org/integrity")
+    with pytest.raises(zarrlake.CorruptObjectError, match=r"a/c/0") as e:
+        zarr.open_array(fresh.store, path="a")[:]
+    assert chunk_files[0].name in str(e.value)
+
+
+def test_ranged_read_of_a_truncated_chunk_is_corrupt(client, chunked):
+    from zarr.abc.store import RangeByteRequest
+
+    put(chunked, "k/c/0", bytes(range(256)) * 8)
+    chunked.commit("k")
+    (f,) = (_repo_dir(client, "org/integrity") / "chunks").iterdir()
+    f.write_bytes(f.read_bytes()[:100])
+    store = zarrlake.Client(client.root).get_repo("org/integrity").store
+    with pytest.raises((zarrlake.CorruptObjectError, zarrlake.StorageError)):
+        store.get_sync("k/c/0", byte_range=RangeByteRequest(50, 200))
+    with pytest.raises(zarrlake.CorruptObjectError):
+        store.get_sync("k/c/0")
+
+
+def _three_commits(client) -> tuple[zarrlake.Repo, list[str]]:
+    repo = client.create_repo("org/refs")
+    ids = []
+    for i in range(3):
+        put(repo, f"k{i}", b"x")
+        ids.append(repo.commit(f"c{i}"))
+    return repo, ids
+
+
+@pytest.mark.parametrize("missing", [1, 2])
+def test_a_missing_ref_version_is_corruption(client, missing):
+    _, ids = _three_commits(client)
+    versions = sorted((_repo_dir(client, "org/refs") / "refs" / "branches" / "main").iterdir())
+    assert len(versions) == 3
+    versions[missing - 1].unlink()
+    fresh = zarrlake.Client(client.root)
+    with pytest.raises(zarrlake.CorruptObjectError, match=f"missing version {missing}.*present: .*3"):
+        fresh.get_repo("org/refs")
+    # Nothing commits on top of the hole, so no commit can "succeed" invisibly.
+    r = fresh.get_repo("org/refs", checkout=False)
+    with pytest.raises(zarrlake.CorruptObjectError):
+        r.checkout("main")
+
+
+def test_no_reader_silently_misses_a_commit_made_over_a_hole(client):
+    repo, _ = _three_commits(client)  # this handle knows version 3 is the tip
+    (_repo_dir(client, "org/refs") / "refs" / "branches" / "main" / f"{1:020}").unlink()
+    put(repo, "more", b"y")
+    repo.commit("over the hole")
+    # A fresh reader does not see an empty main (the old failure): it sees corruption.
+    with pytest.raises(zarrlake.CorruptObjectError, match="missing version 1"):
+        zarrlake.Client(client.root).get_repo("org/refs")
+
+
+def test_writes_after_commit_say_already_committed(client):
+    repo = client.create_repo("org/state")
+    put(repo, "a", b"1")
+    joiner = client.get_repo("org/state", checkout=False)
+    joiner.join_session(repo.session.id)
+    repo.commit("done")
+    with pytest.raises(zarrlake.SessionExpiredError, match="already committed"):
+        put(joiner, "b", b"2")
+
+
+def test_small_input_gaps(repo):
+    for bad in (None, 123):
+        with pytest.raises(TypeError, match="ref"):
+            repo.checkout(bad)  # type: ignore[arg-type]
+    with pytest.raises(zarrlake.InvalidInputError, match="must be positive"):
+        repo.create_session(expires_in=datetime.timedelta(seconds=-5))
+    client = zarrlake.Client(pathlib.Path(repo._core.native.location).parents[1])
+    with pytest.raises(zarrlake.InvalidNameError, match="2 to 100 characters"):
+        client.create_repo("org/" + "x" * 300)
+
+
+def test_storage_errors_say_storage_error_once(client, chunked):
+    put(chunked, "k/c/0", b"z" * 4096)
+    chunked.commit("k")
+    (f,) = (_repo_dir(client, "org/integrity") / "chunks").iterdir()
+    f.unlink()
+    f.mkdir()  # reading a directory fails in the storage layer
+    with pytest.raises(zarrlake.ZarrlakeError) as e:
+        zarrlake.Client(client.root).get_repo("org/integrity").store.get_sync("k/c/0")
+    assert str(e.value).count("storage error") <= 1
