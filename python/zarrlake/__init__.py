@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
-from ._native import __version__
+import atexit
+
+from ._native import __version__, _shutdown
 from .client import AsyncClient, Client
 from .errors import (
     CommitFailedError,
@@ -44,6 +46,10 @@ from .types import (
     SessionStatus,
     Tag,
 )
+
+# Before the interpreter finalizes, stop the runtime threads that complete store futures:
+# one still running then would touch freed Python objects and crash the process.
+atexit.register(_shutdown)
 
 __all__ = [
     "AsyncClient",

@@ -12,6 +12,9 @@ NODE_NAMES: list[str]
 def source_url(url: str) -> tuple[str, str]:
     """(canonical URL, prefix a reader should allow) of a virtual reference URL."""
 
+def _shutdown() -> None:
+    """Stop this process's runtime for good (at exit); later calls raise StorageError."""
+
 # (id, parent, message, author_name, author_email, time_micros, session_start_micros)
 CommitTuple = tuple[str, str | None, str, str, str, int, int]
 # (id, branch, base_commit, author_name, author_email, message, start_micros, expires_micros)

@@ -118,6 +118,8 @@ impl Repository {
             .await?
             .ok_or_else(|| Error::RepoNotFound(format!("no zarrlake repo at {loc}")))?;
         let config = RepoConfig::from_json(CONFIG_KEY, &bytes)?;
+        // Here and not in `create`: a new repo holds no dead writers' files.
+        storage.collect_stale_temp_files();
         Self::from_parts(storage, config)
     }
 

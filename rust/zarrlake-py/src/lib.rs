@@ -1,6 +1,7 @@
 //! `zarrlake._native`: thin bindings over zarrlake-core. Conversion, error mapping and
 //! GIL release only; the user-facing API lives in the Python package.
 
+mod awaitable;
 mod buffer;
 mod convert;
 mod errors;
@@ -17,12 +18,20 @@ fn source_url(url: &str) -> PyResult<(String, String)> {
     Ok((u.canonical(), u.suggested_prefix()))
 }
 
+/// Shuts this process's runtime down for good (registered with `atexit`): no runtime
+/// thread may touch Python once the interpreter finalizes. Later calls raise `StorageError`.
+#[pyfunction]
+fn _shutdown(py: Python<'_>) {
+    runtime::shut_down(py);
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<repository::PyRepository>()?;
     m.add_class::<session::PySession>()?;
     m.add_class::<buffer::PyBufferBytes>()?;
     m.add_function(wrap_pyfunction!(source_url, m)?)?;
+    m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
     m.add("METADATA_NAMES", zarrlake_core::keys::METADATA_NAMES.to_vec())?;
     m.add("NODE_NAMES", zarrlake_core::keys::NODE_NAMES.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -7,9 +7,10 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyBytes;
 use zarrlake_core::{ChunkRef, Session};
 
+use crate::awaitable::awaitable;
 use crate::buffer::PyBufferBytes;
 use crate::convert::{opt_id, to_range, RangeArg};
-use crate::runtime::{awaitable, block};
+use crate::runtime::block;
 
 #[pyclass(name = "Session", module = "zarrlake._native", frozen, skip_from_py_object)]
 pub struct PySession(pub Session);

@@ -1,39 +1,31 @@
 //! Direct local-disk operations: the same semantics as object_store's local backend
 //! without its URL encoding, per-file metadata calls and blocking-pool hops.
 //!
-//! Put-if-absent writes a hidden temp file beside the target and hard-links it into
-//! place: the link fails if the target exists, so exactly one writer wins, and readers
-//! never see a partial object. Hidden names (starting with '.') are never listed.
+//! Put-if-absent writes a temp file (in the repo's hidden temp directory, see `temp`) and
+//! hard-links it into place: the link fails if the target exists, so exactly one writer
+//! wins, and readers never see a partial object. Hidden names (starting with '.') are
+//! never listed.
 
 use std::io::ErrorKind;
 use std::path::Path;
 
-use crate::error::{Error, Result};
-use crate::process;
-
-fn io_err(what: &str, path: &Path, e: std::io::Error) -> Error {
-    Error::Storage(format!("cannot {what} {}: {e}", path.display()))
-}
+use super::temp::{io_err, TempFile};
+use crate::error::Result;
 
 pub(super) fn put_if_absent(root: &Path, key: &str, bytes: &[u8]) -> Result<bool> {
     let path = root.join(key);
     if path.exists() {
         return Ok(false);
     }
-    let parent = path.parent().unwrap_or(root);
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("object");
-    // Fresh OS randomness: forked siblings must never pick the same temp file.
-    let tmp = parent.join(format!(".{name}.{}.tmp", hex::encode(process::random_bytes::<8>())));
-    // Create the directory only when the first write finds it missing.
-    if let Err(e) = std::fs::write(&tmp, bytes) {
-        if e.kind() != ErrorKind::NotFound {
-            return Err(io_err("write", &tmp, e));
-        }
+    // Removed when this returns, on every path: after a link the object has its own name.
+    let tmp = TempFile::write(root, bytes)?;
+    let mut linked = std::fs::hard_link(tmp.path(), &path);
+    if matches!(&linked, Err(e) if e.kind() == ErrorKind::NotFound) {
+        // Create the directory only when the first write into it finds it missing.
+        let parent = path.parent().unwrap_or(root);
         std::fs::create_dir_all(parent).map_err(|e| io_err("create", parent, e))?;
-        std::fs::write(&tmp, bytes).map_err(|e| io_err("write", &tmp, e))?;
+        linked = std::fs::hard_link(tmp.path(), &path);
     }
-    let linked = std::fs::hard_link(&tmp, &path);
-    let _ = std::fs::remove_file(&tmp);
     match linked {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
@@ -135,6 +127,7 @@ mod tests {
         assert!(!put_if_absent(dir.path(), "a/b/k", b"two").unwrap());
         assert_eq!(std::fs::read(dir.path().join("a/b/k")).unwrap(), b"one");
         std::fs::write(dir.path().join("a/b/.k.1234.tmp"), b"junk").unwrap();
+        assert!(no_temp_files(dir.path()));
         assert!(put_if_absent(dir.path(), "a/c", b"x").unwrap());
         assert_eq!(
             list(dir.path(), "a").unwrap(),
@@ -184,5 +177,29 @@ mod tests {
             .collect();
         let wins = handles.into_iter().map(|h| h.join().unwrap()).filter(|w| *w).count();
         assert_eq!(wins, 1);
+        assert!(
+            no_temp_files(&root),
+            "the losers' links failed: their temp files are gone"
+        );
+    }
+
+    fn no_temp_files(root: &Path) -> bool {
+        !std::fs::read_dir(root.join(super::super::temp::TEMP_DIR)).is_ok_and(|mut d| d.next().is_some())
+    }
+
+    #[test]
+    fn a_failed_link_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("file"), b"x").unwrap();
+        // The target's parent is a file: the link fails with something other than
+        // AlreadyExists, after the temp file was written.
+        let err = put_if_absent(dir.path(), "file/k", b"data").unwrap_err();
+        assert!(err.to_string().contains("cannot link"), "{err}");
+        assert!(no_temp_files(dir.path()));
+        assert!(put_if_absent(dir.path(), "new/dir/k", b"data").unwrap());
+        assert!(
+            no_temp_files(dir.path()),
+            "nor does a link that needed its directory created"
+        );
     }
 }

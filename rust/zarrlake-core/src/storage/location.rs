@@ -85,9 +85,12 @@ impl Location {
     }
 
     /// True when nothing but an empty directory (or nothing at all) is at this location.
+    /// The temp directory does not count: a failed first write may have left it.
     pub fn is_local_dir_nonempty(&self) -> bool {
         match self {
-            Location::Local(p) => std::fs::read_dir(p).map(|mut d| d.next().is_some()).unwrap_or(false),
+            Location::Local(p) => std::fs::read_dir(p)
+                .map(|d| d.flatten().any(|e| e.file_name() != super::temp::TEMP_DIR))
+                .unwrap_or(false),
             Location::Memory(_) => false,
         }
     }

@@ -5,6 +5,7 @@
 
 mod local;
 mod location;
+mod temp;
 
 pub use location::Location;
 
@@ -39,6 +40,14 @@ impl Storage {
             prefix,
             location: location.clone(),
         })
+    }
+
+    /// Removes the temp files that killed writers left in a local repo (once per process
+    /// for each repo; nothing to do elsewhere: object stores have no temp files).
+    pub fn collect_stale_temp_files(&self) {
+        if let Location::Local(root) = &self.location {
+            temp::collect_stale_once(root);
+        }
     }
 
     pub fn location(&self) -> &Location {
@@ -294,5 +303,36 @@ mod tests {
         assert!(s.list_names_with_prefix("c", "b", 10).await.unwrap().is_empty());
         s.delete_all().await.unwrap();
         assert!(s.list("").await.unwrap().is_empty(), "escaped keys are deleted too");
+    }
+
+    /// A killed writer's temp file is removed when the repo is opened; a live writer's
+    /// (fresh) one is kept.
+    #[tokio::test]
+    async fn opening_a_repo_removes_stale_temp_files() {
+        use std::time::{Duration, SystemTime};
+
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("repo");
+        let loc = root.to_str().unwrap();
+        crate::repo::Repository::create(loc, crate::format::RepoConfig::default())
+            .await
+            .unwrap();
+        let tmp = root.join(temp::TEMP_DIR);
+        std::fs::create_dir_all(&tmp).unwrap();
+        let age = |name: &str, age: Duration| {
+            let f = std::fs::File::create(tmp.join(name)).unwrap();
+            f.set_modified(SystemTime::now() - age).unwrap();
+        };
+        age("dead.tmp", temp::STALE_AFTER + Duration::from_secs(60));
+        age("live.tmp", Duration::from_secs(1));
+        crate::repo::Repository::open(loc).await.unwrap();
+        assert!(!tmp.join("dead.tmp").exists());
+        assert!(tmp.join("live.tmp").exists());
+        let s = Storage::open(&Location::Local(root.clone())).unwrap();
+        assert_eq!(
+            s.list("").await.unwrap(),
+            vec!["zarrlake.json"],
+            "temp files are never listed"
+        );
     }
 }
