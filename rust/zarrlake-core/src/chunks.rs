@@ -138,7 +138,9 @@ mod tests {
             let data = Bytes::from((0..300_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>());
             let r = write_chunk(&storage, method, 0, data.clone()).await.unwrap();
             assert_eq!(read_chunk(&storage, method, "a/c/0", &r, None).await.unwrap(), data);
-            let ChunkRef::Native { hash, .. } = &r else { panic!("not native") };
+            let ChunkRef::Native { hash, .. } = &r else {
+                panic!("not native")
+            };
             let ck = chunk_key(hash);
             let mut flipped = data.to_vec();
             flipped[1234] ^= 1;
@@ -148,7 +150,10 @@ mod tests {
                 assert!(storage.put_if_absent(&ck, bad).await.unwrap());
                 let err = read_chunk(&storage, method, "a/c/0", &r, None).await.unwrap_err();
                 assert_eq!(err.kind(), "corrupt_object");
-                assert!(err.to_string().contains("a/c/0") && err.to_string().contains(&ck), "{err}");
+                assert!(
+                    err.to_string().contains("a/c/0") && err.to_string().contains(&ck),
+                    "{err}"
+                );
                 // A range covering the whole chunk is verified as the whole chunk.
                 let whole = read_chunk(&storage, method, "a/c/0", &r, Some(0..data.len() as u64)).await;
                 assert_eq!(whole.unwrap_err().kind(), "corrupt_object");

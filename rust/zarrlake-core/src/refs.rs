@@ -179,23 +179,29 @@ mod tests {
         assert_eq!(seq, 37);
     }
 
+    /// A cell with versions 1..=n, then version `missing` deleted.
+    async fn cell_with_hole(n: u64, missing: u64) -> Storage {
+        let loc = Location::Memory(format!("refs-hole-{}", crate::format::ObjectId::new()));
+        let storage = Storage::open(&loc).unwrap();
+        let w = VersionedCells::new(storage.clone());
+        for i in 0..n {
+            let v = format!("v{}", i + 1);
+            assert!(w.put_next(Kind::Ref, "refs/m", i, &v).await.unwrap());
+        }
+        storage.delete(&version_key("refs/m", missing)).await.unwrap();
+        storage
+    }
+
     #[tokio::test]
     async fn a_missing_version_is_corruption_not_an_older_tip() {
-        // Four versions, then one deleted: a reader gets the true tip or an error naming the
+        // Four versions, one deleted: a reader gets the true tip or an error naming the
         // hole, never an older version and never "no versions".
         for missing in [1u64, 2, 3] {
-            let loc = Location::Memory(format!("refs-hole-{}", crate::format::ObjectId::new()));
-            let storage = Storage::open(&loc).unwrap();
-            let w = VersionedCells::new(storage.clone());
-            for i in 0..4u64 {
-                assert!(w
-                    .put_next(Kind::Ref, "refs/m", i, &format!("v{}", i + 1))
-                    .await
-                    .unwrap());
-            }
-            storage.delete(&version_key("refs/m", missing)).await.unwrap();
-            let fresh = VersionedCells::new(storage.clone());
-            match fresh.latest::<String>(Kind::Ref, "refs/m").await {
+            let storage = cell_with_hole(4, missing).await;
+            match VersionedCells::new(storage.clone())
+                .latest::<String>(Kind::Ref, "refs/m")
+                .await
+            {
                 Ok(Some((4, v))) => assert_eq!(v, "v4", "missing {missing}"),
                 Ok(other) => panic!("missing {missing}: wrong tip {other:?}"),
                 Err(e) => {
@@ -203,29 +209,17 @@ mod tests {
                     assert!(e.to_string().contains(&format!("missing version {missing}")), "{e}");
                 }
             }
-            {
+            if missing > 1 {
                 // A handle that last saw the version below the hole refuses to go on from it.
-                let warm = VersionedCells::new(storage.clone());
+                let warm = VersionedCells::new(storage);
                 warm.seen.lock().insert("refs/m".into(), (missing - 1, Bytes::new()));
-                if missing > 1 {
-                    let err = warm.latest::<String>(Kind::Ref, "refs/m").await.unwrap_err();
-                    assert_eq!(err.kind(), "corrupt_object");
-                }
+                let err = warm.latest::<String>(Kind::Ref, "refs/m").await.unwrap_err();
+                assert_eq!(err.kind(), "corrupt_object");
             }
         }
         // The cases that used to resolve wrongly: version 1 or 2 of 3 missing.
         for missing in [1u64, 2] {
-            let loc = Location::Memory(format!("refs-hole3-{}", crate::format::ObjectId::new()));
-            let storage = Storage::open(&loc).unwrap();
-            let w = VersionedCells::new(storage.clone());
-            for i in 0..3u64 {
-                assert!(w
-                    .put_next(Kind::Ref, "refs/m", i, &format!("v{}", i + 1))
-                    .await
-                    .unwrap());
-            }
-            storage.delete(&version_key("refs/m", missing)).await.unwrap();
-            let err = VersionedCells::new(storage)
+            let err = VersionedCells::new(cell_with_hole(3, missing).await)
                 .latest::<String>(Kind::Ref, "refs/m")
                 .await
                 .unwrap_err();
