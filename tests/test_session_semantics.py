@@ -103,6 +103,7 @@ def test_opening_a_repo_stores_no_session(client, tmp_path):
     assert r.list_active_sessions() == []
     assert not (tmp_path / "lake" / "org" / "repo" / "sessions").exists()
     assert r.commit_log() is not None
+    assert "No changes in current session" in str(r.status())  # showing status stores nothing
     with pytest.warns(UserWarning, match="No changes to commit"):
         r.commit("nothing")
     assert r.list_active_sessions() == []

@@ -247,9 +247,10 @@ class SessionStatus:
 
     def rich_output(self) -> str:
         s = self.session
+        # The native id: displaying a status must not store the session (`LocalSession.id` does).
         lines = [
             f"Repo: {self.repo_name}",
-            f"Session: {s.id}, started {s.start_time:%Y-%m-%d %H:%M:%S %Z}",
+            f"Session: {s._native.id}, started {s.start_time:%Y-%m-%d %H:%M:%S %Z}",
             f"Base commit: {s.base_commit}",
             f"Branch: {s.branch}" if s.branch else "Not on a branch",
         ]

@@ -44,10 +44,6 @@ impl ObjectId {
         b[9..].copy_from_slice(&count.to_be_bytes()[1..]);
         ObjectId(b)
     }
-
-    pub fn is_hex_id(s: &str) -> bool {
-        s.len() == 24 && s.bytes().all(|c| c.is_ascii_hexdigit())
-    }
 }
 
 impl Default for ObjectId {
