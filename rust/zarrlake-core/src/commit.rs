@@ -271,14 +271,15 @@ impl Session {
             // Never stored means never written to, by anyone.
             return Ok(CommitOutcome::default());
         }
+        let _committing = self.inner.commit_lock.lock().await;
         // Seal first: a writer whose fragment lands after we list fragments sees the seal
         // and does not acknowledge its write, so no acknowledged write is left out.
-        self.update_state(|s| s.sealed = true).await?;
+        self.seal().await?;
         let result = self.commit_sealed(&branch, message, auto_ff).await;
         match result {
             Ok(mut outcome) => {
                 let Some(id) = outcome.commit else {
-                    self.update_state(|s| s.sealed = false).await?;
+                    self.release_seal().await?;
                     return Ok(outcome);
                 };
                 // The branch moved: the commit has happened, whatever fails after this.
@@ -294,9 +295,10 @@ impl Session {
             }
             Err(cause) => {
                 // Report why the commit failed, not a failed unseal after it.
-                if let Err(unseal) = self.update_state(|s| s.sealed = false).await {
+                if let Err(unseal) = self.release_seal().await {
                     return Err(cause.with_note(&format!(
-                        "the session could not be reopened for writes afterwards ({unseal})"
+                        "reopening the session for writes failed too ({unseal}); \
+                         its next write or commit reopens it"
                     )));
                 }
                 Err(cause)

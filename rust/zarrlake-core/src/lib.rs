@@ -3,7 +3,8 @@
 //! Layers: `storage` (object stores, put-if-absent), `format` (on-disk objects),
 //! `ref_names` (branch/tag name rules), `refs` (append-only branch/tag versions), `repo`
 //! (refs and ref resolution), `graph` (commit history and reachability),
-//! `session` (change sets and durable fragments), `conflict` and `commit`
+//! `metadata_doc` (metadata documents are JSON objects), `session` (change sets and
+//! durable fragments), `conflict` and `commit`
 //! (fast-forward detection, manifest merging), `chunks` and `virtual_read` (chunk I/O);
 //! `process` keeps per-process state correct across `fork()`.
 
@@ -14,6 +15,7 @@ pub mod error;
 pub mod format;
 pub mod graph;
 pub mod keys;
+pub mod metadata_doc;
 pub mod process;
 pub mod ref_names;
 pub mod refs;

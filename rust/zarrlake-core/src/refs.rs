@@ -9,7 +9,10 @@
 //!
 //! A deleted version must never make an older one look newest (a branch silently rolled
 //! back, or an empty branch whose next commit would be invisible): every search checks the
-//! versions just past the tip it found, and a hole is `Corrupt`, naming what exists.
+//! versions just past the tip it found, and a hole is `Corrupt`, naming what exists. The
+//! newest version has nothing past it, so each version also leaves a witness, an empty
+//! `<prefix>/<seq>.w` written once the version is in place: a witness without its version
+//! is a deleted version too.
 
 use std::collections::HashMap;
 
@@ -35,6 +38,10 @@ pub struct VersionedCells {
 
 fn version_key(prefix: &str, seq: u64) -> String {
     format!("{prefix}/{seq:020}")
+}
+
+fn witness_key(prefix: &str, seq: u64) -> String {
+    format!("{prefix}/{seq:020}.w")
 }
 
 impl VersionedCells {
@@ -87,18 +94,25 @@ impl VersionedCells {
         Ok(Some((seq, value)))
     }
 
-    /// Fails if a version beyond `seq + 1` exists although `seq + 1` does not: a hole.
+    /// Fails if version `seq + 1` was written but is gone (it has a witness, or later
+    /// versions exist): a hole. `seq + 1` itself is known not to exist.
     async fn check_no_versions_past(&self, prefix: &str, seq: u64) -> Result<()> {
-        for later in seq + 2..=seq + HOLE_PROBES {
-            if self.storage.exists(&version_key(prefix, later)).await? {
-                return Err(self.hole_error(prefix, seq + 1).await);
-            }
+        let probes = std::iter::once(witness_key(prefix, seq + 1))
+            .chain((seq + 2..=seq + HOLE_PROBES).map(|later| version_key(prefix, later)))
+            .map(|key| {
+                let storage = self.storage.clone();
+                async move { storage.exists(&key).await }
+            });
+        let found = futures::future::try_join_all(probes).await?;
+        if found.into_iter().any(|f| f) {
+            return Err(self.hole_error(prefix, seq + 1).await);
         }
         Ok(())
     }
 
     async fn hole_error(&self, prefix: &str, missing: u64) -> crate::error::Error {
         let mut found: Vec<u64> = match self.storage.list(prefix).await {
+            // Witnesses ("<seq>.w") do not parse: only versions are listed.
             Ok(keys) => keys.iter().filter_map(|k| k.rsplit('/').next()?.parse().ok()).collect(),
             Err(e) => return e,
         };
@@ -108,7 +122,7 @@ impl VersionedCells {
         crate::error::Error::corrupt(
             version_key(prefix, missing),
             format!(
-                "{prefix} is missing version {missing} but has later ones (versions present: {}{more}); \
+                "{prefix} is missing version {missing}, which was written (versions present: {}{more}); \
                  its tip cannot be trusted, so it is neither read nor moved",
                 shown.join(", ")
             ),
@@ -147,6 +161,9 @@ impl VersionedCells {
             .await?;
         if won {
             self.seen.lock().insert(prefix.to_string(), (seq, bytes));
+            // The version is in place whatever happens now, so a failed witness is not an
+            // error: it only leaves this version's deletion undetectable.
+            let _ = self.storage.put_if_absent(&witness_key(prefix, seq), Bytes::new()).await;
         }
         Ok(won)
     }
@@ -196,7 +213,7 @@ mod tests {
     async fn a_missing_version_is_corruption_not_an_older_tip() {
         // Four versions, one deleted: a reader gets the true tip or an error naming the
         // hole, never an older version and never "no versions".
-        for missing in [1u64, 2, 3] {
+        for missing in [1u64, 2, 3, 4] {
             let storage = cell_with_hole(4, missing).await;
             match VersionedCells::new(storage.clone())
                 .latest::<String>(Kind::Ref, "refs/m")
@@ -217,8 +234,14 @@ mod tests {
                 assert_eq!(err.kind(), "corrupt_object");
             }
         }
-        // The cases that used to resolve wrongly: version 1 or 2 of 3 missing.
-        for missing in [1u64, 2] {
+        // The cases that used to resolve wrongly: any version of 3 missing, the newest
+        // (found only by its witness) and the only one included.
+        let only = VersionedCells::new(cell_with_hole(1, 1).await);
+        assert_eq!(
+            only.latest::<String>(Kind::Ref, "refs/m").await.unwrap_err().kind(),
+            "corrupt_object"
+        );
+        for missing in [1u64, 2, 3] {
             let err = VersionedCells::new(cell_with_hole(3, missing).await)
                 .latest::<String>(Kind::Ref, "refs/m")
                 .await

@@ -662,8 +662,11 @@ pub(crate) mod tests {
             );
             assert_eq!(
                 storage.list("refs/branches/feature").await.unwrap(),
-                vec!["refs/branches/feature/00000000000000000001"],
-                "a branch's cell holds only its versions"
+                vec![
+                    "refs/branches/feature/00000000000000000001",
+                    "refs/branches/feature/00000000000000000001.w"
+                ],
+                "a branch's cell holds only its versions and their witnesses"
             );
             let fresh = Repository::open(&loc).await.unwrap();
             let names: Vec<String> = fresh.branches().await.unwrap().into_iter().map(|(n, _)| n).collect();

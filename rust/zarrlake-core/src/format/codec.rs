@@ -1,6 +1,9 @@
 //! The envelope every stored object is wrapped in:
-//! `b"ZLAK"` | format version (u16 LE) | object kind (u8) | codec (u8) | payload.
-//! Payloads are MessagePack with named fields, zstd-compressed.
+//! `b"ZLAK"` | format version (u16 LE) | object kind (u8) | codec (u8) | checksum | payload.
+//! Payloads are MessagePack with named fields, zstd-compressed. The checksum (format 2
+//! on; 8 bytes of the BLAKE3 hash of the payload) makes any damage a `Corrupt` error:
+//! without it a flipped bit could decode to another valid object, say a manifest that
+//! maps a key to another key's chunk.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -8,9 +11,18 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 4] = b"ZLAK";
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
+/// The first version whose objects carry a checksum.
+const CHECKSUMMED: u16 = 2;
 const CODEC_MSGPACK_ZSTD: u8 = 1;
 const HEADER_LEN: usize = 8;
+const CHECKSUM_LEN: usize = 8;
+
+fn checksum(payload: &[u8]) -> [u8; CHECKSUM_LEN] {
+    let mut out = [0u8; CHECKSUM_LEN];
+    out.copy_from_slice(&blake3::hash(payload).as_bytes()[..CHECKSUM_LEN]);
+    out
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -29,11 +41,12 @@ pub fn encode<T: Serialize>(kind: Kind, value: &T) -> Result<bytes::Bytes> {
     let payload =
         rmp_serde::to_vec_named(value).map_err(|e| Error::InvalidInput(format!("cannot encode {kind:?}: {e}")))?;
     let compressed = zstd::bulk::compress(&payload, 1).map_err(|e| Error::Storage(format!("zstd: {e}")))?;
-    let mut out = Vec::with_capacity(HEADER_LEN + compressed.len());
+    let mut out = Vec::with_capacity(HEADER_LEN + CHECKSUM_LEN + compressed.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.push(kind as u8);
     out.push(CODEC_MSGPACK_ZSTD);
+    out.extend_from_slice(&checksum(&compressed));
     out.extend_from_slice(&compressed);
     Ok(out.into())
 }
@@ -44,6 +57,9 @@ pub fn decode<T: DeserializeOwned>(kind: Kind, key: &str, bytes: &[u8]) -> Resul
         return Err(Error::corrupt(key, "not a zarrlake object (bad magic)"));
     }
     let version = u16::from_le_bytes([bytes[4], bytes[5]]);
+    if version == 0 {
+        return Err(Error::corrupt(key, "format version 0 does not exist"));
+    }
     if version > FORMAT_VERSION {
         return Err(Error::corrupt(
             key,
@@ -59,7 +75,18 @@ pub fn decode<T: DeserializeOwned>(kind: Kind, key: &str, bytes: &[u8]) -> Resul
     if bytes[7] != CODEC_MSGPACK_ZSTD {
         return Err(Error::corrupt(key, format!("unknown codec {}", bytes[7])));
     }
-    let payload = zstd::stream::decode_all(&bytes[HEADER_LEN..])
+    let mut compressed = &bytes[HEADER_LEN..];
+    if version >= CHECKSUMMED {
+        if compressed.len() < CHECKSUM_LEN {
+            return Err(Error::corrupt(key, "truncated: no checksum"));
+        }
+        let (sum, rest) = compressed.split_at(CHECKSUM_LEN);
+        if sum != checksum(rest) {
+            return Err(Error::corrupt(key, "checksum mismatch: the object is damaged"));
+        }
+        compressed = rest;
+    }
+    let payload = zstd::stream::decode_all(compressed)
         .map_err(|e| Error::corrupt(key, format!("decompression failed: {e}")))?;
     rmp_serde::from_slice(&payload).map_err(|e| Error::corrupt(key, format!("cannot decode: {e}")))
 }
@@ -88,9 +115,27 @@ mod tests {
                 .kind(),
             "corrupt_object"
         );
+        // Every single bit flip is caught.
+        for i in 0..bytes.len() * 8 {
+            let mut flipped = bytes.to_vec();
+            flipped[i / 8] ^= 1 << (i % 8);
+            let err = decode::<Vec<String>>(Kind::Commit, "k", &flipped).unwrap_err();
+            assert_eq!(err.kind(), "corrupt_object", "bit {i}");
+        }
         let mut newer = bytes.to_vec();
         newer[4] = 99;
         let err = decode::<Vec<String>>(Kind::Commit, "k", &newer).unwrap_err();
         assert!(err.to_string().contains("newer zarrlake"));
+    }
+
+    #[test]
+    fn format_1_objects_without_checksum_still_decode() {
+        let v = vec!["old".to_string()];
+        let payload = zstd::bulk::compress(&rmp_serde::to_vec_named(&v).unwrap(), 1).unwrap();
+        let mut old = b"ZLAK".to_vec();
+        old.extend_from_slice(&1u16.to_le_bytes());
+        old.extend_from_slice(&[Kind::Commit as u8, CODEC_MSGPACK_ZSTD]);
+        old.extend_from_slice(&payload);
+        assert_eq!(decode::<Vec<String>>(Kind::Commit, "k", &old).unwrap(), v);
     }
 }

@@ -16,6 +16,11 @@ pub struct RepoConfig {
     /// URL prefixes virtual references may be read from.
     #[serde(default)]
     pub virtual_prefixes: Vec<String>,
+    /// Written with the file and checked when it is read, so a damaged setting (a flipped
+    /// digit in `inline_threshold`, say) is an error rather than a different setting.
+    /// Always `None` in memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
 }
 
 impl Default for RepoConfig {
@@ -25,6 +30,7 @@ impl Default for RepoConfig {
             hash_method: "blake3".into(),
             inline_threshold: 512,
             virtual_prefixes: Vec::new(),
+            checksum: None,
         }
     }
 }
@@ -46,14 +52,34 @@ impl RepoConfig {
         Ok(())
     }
 
+    /// The checksum of the settings: of their compact JSON, without a checksum.
+    fn checksum_of(&self) -> Result<String> {
+        let bare = RepoConfig {
+            checksum: None,
+            ..self.clone()
+        };
+        let canonical = serde_json::to_vec(&bare).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        Ok(hex::encode(&blake3::hash(&canonical).as_bytes()[..8]))
+    }
+
     pub fn to_json(&self) -> Result<bytes::Bytes> {
-        serde_json::to_vec_pretty(self)
+        let sealed = RepoConfig {
+            checksum: Some(self.checksum_of()?),
+            ..self.clone()
+        };
+        serde_json::to_vec_pretty(&sealed)
             .map(Into::into)
             .map_err(|e| Error::InvalidInput(e.to_string()))
     }
 
     pub fn from_json(key: &str, bytes: &[u8]) -> Result<Self> {
-        let cfg: RepoConfig = serde_json::from_slice(bytes).map_err(|e| Error::corrupt(key, e))?;
+        let mut cfg: RepoConfig = serde_json::from_slice(bytes).map_err(|e| Error::corrupt(key, e))?;
+        // Files from before checksums have none; the settings are then taken as they are.
+        if let Some(stored) = cfg.checksum.take() {
+            if stored != cfg.checksum_of()? {
+                return Err(Error::corrupt(key, "checksum mismatch: the repo settings are damaged"));
+            }
+        }
         if cfg.format_version > super::codec::FORMAT_VERSION {
             return Err(Error::corrupt(
                 key,
@@ -65,5 +91,28 @@ impl RepoConfig {
         }
         cfg.validate().map_err(|e| Error::corrupt(key, e))?;
         Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_round_trip_and_damage_is_caught() {
+        let cfg = RepoConfig {
+            virtual_prefixes: vec!["s3://bucket/".into()],
+            ..RepoConfig::default()
+        };
+        let json = cfg.to_json().unwrap();
+        assert_eq!(RepoConfig::from_json("zarrlake.json", &json).unwrap(), cfg);
+        let text = String::from_utf8(json.to_vec()).unwrap();
+        for (from, to) in [("512", "513"), ("blake3", "sha256"), ("s3://bucket/", "s3://bucket2/")] {
+            let damaged = text.replace(from, to);
+            let err = RepoConfig::from_json("zarrlake.json", damaged.as_bytes()).unwrap_err();
+            assert!(err.to_string().contains("checksum mismatch"), "{from}: {err}");
+        }
+        let unsummed = br#"{"format_version": 1, "hash_method": "sha256", "inline_threshold": 0}"#;
+        assert_eq!(RepoConfig::from_json("zarrlake.json", unsummed).unwrap().hash_method, "sha256");
     }
 }

@@ -57,12 +57,17 @@ pub struct SessionInfo {
 }
 
 /// A version of a write session's mutable state, `sessions/<id>/state/<seq>`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionState {
     pub expires_micros: i64,
     pub abandoned: bool,
     /// A committer has started folding fragments; writers that see this must not ack.
     pub sealed: bool,
+    /// Which session handle holds the seal, and since when (see `session::state`).
+    #[serde(default)]
+    pub sealed_by: Option<String>,
+    #[serde(default)]
+    pub sealed_micros: i64,
     pub committed: Option<ObjectId>,
     pub branch: Option<String>,
     pub base_commit: Option<ObjectId>,

@@ -1,7 +1,12 @@
 //! Durable session writes. Each writer group-commits its change records into fragment
 //! objects under `sessions/<id>/fragments/`: concurrent writes share one object write,
 //! and a write is acknowledged only once its fragment is stored and the session was
-//! still open afterwards (see `Session::check_open_after_write`).
+//! still open afterwards (see `Session::after_write_check`).
+//!
+//! Each stored fragment is also recorded by an empty marker, `sessions/<id>/acked/<name>`,
+//! written after the fragment and before the write is acknowledged. Fragments are found
+//! by listing, so without the marker a deleted fragment would silently drop acknowledged
+//! writes; with it, the loss of any one object is detected when the session is folded.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -30,6 +35,7 @@ struct Pending {
 pub struct FragmentWriter {
     storage: Storage,
     prefix: String,
+    acked: String,
     writer_id: String,
     seq: AtomicU64,
     pending: Mutex<Pending>,
@@ -43,6 +49,7 @@ impl FragmentWriter {
         FragmentWriter {
             storage,
             prefix: fragments_prefix(session_id),
+            acked: acked_prefix(session_id),
             writer_id: hex::encode(process::random_bytes::<6>()),
             seq: AtomicU64::new(0),
             pending: Mutex::new(Pending::default()),
@@ -107,13 +114,22 @@ impl FragmentWriter {
         if !self.storage.put_if_absent(&key, bytes).await? {
             return Err(Error::Storage(format!("fragment {key} already exists")));
         }
-        after().await?;
+        // The marker only once the fragment is stored: a marker proves its fragment existed.
+        let marker = format!("{}/{}", self.acked, name);
+        let (marked, ()) = futures::try_join!(self.storage.put_if_absent(&marker, bytes::Bytes::new()), after())?;
+        if !marked {
+            return Err(Error::Storage(format!("fragment marker {marker} already exists")));
+        }
         Ok(Arc::from(name.as_str()))
     }
 }
 
 pub fn fragments_prefix(session_id: &str) -> String {
     format!("sessions/{session_id}/fragments")
+}
+
+pub fn acked_prefix(session_id: &str) -> String {
+    format!("sessions/{session_id}/acked")
 }
 
 /// Time first so names sort in write order across writers; writer and seq make them unique.

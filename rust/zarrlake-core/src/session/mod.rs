@@ -7,8 +7,10 @@
 //! (`persist`). Until then it lives only here, and nothing else can have written to it.
 
 pub mod changeset;
+mod foreign;
 pub mod fragments;
 mod listing;
+mod state;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -17,14 +19,17 @@ use bytes::Bytes;
 use parking_lot::RwLock;
 
 use crate::chunks;
+use crate::metadata_doc;
 use crate::error::{Error, Result};
 use crate::format::codec::{self, Kind};
-use crate::format::{now_micros, ChunkRef, Fragment, ObjectId, SessionInfo, SessionState, Snapshot, Value};
+use crate::format::{now_micros, ChunkRef, ObjectId, SessionInfo, SessionState, Snapshot, Value};
 use crate::keys::{self, validate_key};
 use crate::process::ForkLocal;
 use crate::repo::{Author, Repository};
 pub use changeset::{ChangeSet, Order};
-use fragments::{fragments_prefix, AfterWrite, FragmentWriter};
+use fragments::FragmentWriter;
+use state::{abandoned_error, ensure_open, info_key};
+pub use state::SEAL_STALE_MICROS;
 
 pub const DEFAULT_EXPIRY_MICROS: i64 = 24 * 3600 * 1_000_000;
 pub const MAX_EXPIRY_MICROS: i64 = 7 * 24 * 3600 * 1_000_000;
@@ -77,6 +82,8 @@ pub(crate) struct SessionInner {
     stored_flag: AtomicBool,
     /// Other writers' fragments already folded into `state.changes`.
     folded: parking_lot::Mutex<std::collections::HashSet<String>>,
+    /// Held while a commit runs through this handle (see `state`).
+    pub(crate) commit_lock: tokio::sync::Mutex<()>,
 }
 
 /// How a session handle came to be: it decides whether it writes, and whether its
@@ -101,15 +108,7 @@ impl std::fmt::Debug for Session {
     }
 }
 
-fn info_key(id: &str) -> String {
-    format!("sessions/{id}/info")
-}
-
-fn state_cell(id: &str) -> String {
-    format!("sessions/{id}/state")
-}
-
-fn check_expiry(start: i64, expires_in: i64) -> Result<i64> {
+pub(super) fn check_expiry(start: i64, expires_in: i64) -> Result<i64> {
     if expires_in <= 0 {
         return Err(Error::InvalidInput(format!(
             "expires_in must be positive (got {expires_in} µs): a session cannot start expired"
@@ -187,6 +186,7 @@ impl Repository {
                 stored: tokio::sync::Mutex::new(stored),
                 stored_flag: AtomicBool::new(stored),
                 folded: parking_lot::Mutex::new(std::collections::HashSet::new()),
+                commit_lock: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -202,26 +202,6 @@ impl Repository {
         }
         let bytes = self.storage().get(&info_key(id)).await?.ok_or_else(not_found)?;
         codec::decode(Kind::SessionInfo, &info_key(id), &bytes)
-    }
-
-    pub(crate) async fn session_state(&self, info: &SessionInfo) -> Result<(u64, SessionState)> {
-        Ok(self
-            .inner
-            .cells
-            .latest::<SessionState>(Kind::SessionState, &state_cell(&info.id))
-            .await?
-            .unwrap_or((
-                0,
-                SessionState {
-                    expires_micros: info.expires_micros,
-                    abandoned: false,
-                    sealed: false,
-                    committed: None,
-                    branch: info.branch.clone(),
-                    base_commit: info.base_commit,
-                    time_micros: info.start_micros,
-                },
-            )))
     }
 
     /// Joins a write session by id; its writes become part of that session.
@@ -280,29 +260,6 @@ impl Repository {
     }
 }
 
-fn abandoned_error(id: &str) -> Error {
-    Error::SessionExpired(format!(
-        "Session expired: session {id} was abandoned and its changes discarded; start a new session with checkout()"
-    ))
-}
-
-fn ensure_open(id: &str, st: &SessionState) -> Result<()> {
-    if st.abandoned {
-        return Err(abandoned_error(id));
-    }
-    if st.committed.is_some() {
-        return Err(Error::SessionExpired(format!(
-            "Session expired: session {id} was already committed; start a new session with checkout()"
-        )));
-    }
-    if st.expires_micros <= now_micros() {
-        return Err(Error::SessionExpired(format!(
-            "Session expired: session {id} has expired; start a new session with checkout()"
-        )));
-    }
-    Ok(())
-}
-
 impl Session {
     pub fn id(&self) -> &str {
         &self.inner.id
@@ -359,44 +316,6 @@ impl Session {
         Ok(())
     }
 
-    /// Stores the session's record so other processes can join it. Idempotent; a no-op
-    /// for read sessions.
-    pub async fn persist(&self) -> Result<()> {
-        if !self.inner.writable || self.is_stored() {
-            return Ok(());
-        }
-        let mut stored = self.inner.stored.lock().await;
-        if *stored {
-            return Ok(());
-        }
-        self.ensure_usable()?;
-        let info = self.info();
-        self.inner
-            .repo
-            .storage()
-            .put_if_absent(&info_key(&self.inner.id), codec::encode(Kind::SessionInfo, &info)?)
-            .await?;
-        *stored = true;
-        self.inner.stored_flag.store(true, Ordering::Release);
-        Ok(())
-    }
-
-    /// Applies a state change: to the stored state if the session is stored (else the
-    /// record written later carries it), then to this handle.
-    async fn change_state(
-        &self,
-        stored_change: impl Fn(&mut SessionState),
-        local: impl FnOnce(&mut MutState),
-    ) -> Result<()> {
-        let stored = self.inner.stored.lock().await;
-        if *stored {
-            self.update_state(stored_change).await?;
-        }
-        local(&mut self.inner.state.write());
-        drop(stored);
-        Ok(())
-    }
-
     fn info(&self) -> SessionInfo {
         let st = self.inner.state.read();
         SessionInfo {
@@ -429,53 +348,10 @@ impl Session {
         let now_state = SessionState {
             expires_micros: st.expires_micros,
             abandoned: st.abandoned,
-            sealed: false,
             committed: st.committed,
-            branch: None,
-            base_commit: None,
-            time_micros: 0,
+            ..SessionState::default()
         };
         ensure_open(&self.inner.id, &now_state)
-    }
-
-    /// Writes the next version of the session's stored state.
-    pub(crate) async fn update_state(&self, f: impl Fn(&mut SessionState)) -> Result<SessionState> {
-        let info = self.info();
-        let repo = &self.inner.repo;
-        loop {
-            let (seq, mut st) = repo.session_state(&info).await?;
-            f(&mut st);
-            st.time_micros = now_micros();
-            if repo
-                .inner
-                .cells
-                .put_next(Kind::SessionState, &state_cell(&self.inner.id), seq, &st)
-                .await?
-            {
-                return Ok(st);
-            }
-        }
-    }
-
-    fn after_write_check(&self) -> AfterWrite {
-        let repo = self.inner.repo.clone();
-        let info = self.info();
-        Arc::new(move || {
-            let repo = repo.clone();
-            let info = info.clone();
-            Box::pin(async move {
-                let (_, st) = repo.session_state(&info).await?;
-                // Committed (or abandoned, expired) says more than "being committed".
-                ensure_open(&info.id, &st)?;
-                if st.sealed {
-                    return Err(Error::SessionExpired(format!(
-                        "Session expired: session {} is being committed; this write was not acknowledged",
-                        info.id
-                    )));
-                }
-                Ok(())
-            })
-        })
     }
 
     // ---- writes ------------------------------------------------------------------------
@@ -527,8 +403,12 @@ impl Session {
 
     pub async fn set_many(&self, items: Vec<(String, Bytes)>) -> Result<()> {
         self.check_writable()?;
-        for (k, _) in &items {
+        // All checked before anything is stored: a refused batch writes nothing.
+        for (k, data) in &items {
             validate_key(k)?;
+            if keys::is_metadata_key(k) {
+                metadata_doc::check(k, data)?;
+            }
         }
         let mut records = Vec::with_capacity(items.len());
         for (k, data) in items {
@@ -662,71 +542,6 @@ impl Session {
         Ok(self.lookup(key).await?.is_some())
     }
 
-    // ---- session state -----------------------------------------------------------------
-
-    /// Reads the fragments other writers stored and folds them into the change set.
-    /// Each writer has its own directory, so our own writes are never listed or re-read,
-    /// and fragments already folded in are skipped.
-    pub(crate) async fn load_foreign_fragments(&self) -> Result<()> {
-        let Some(writer) = self.writer() else {
-            return Ok(());
-        };
-        if !self.is_stored() {
-            return Ok(()); // nobody else can have joined it
-        }
-        let storage = self.inner.repo.storage().clone();
-        let prefix = fragments_prefix(&self.inner.id);
-        let mut foreign = Vec::new();
-        for w in storage.list_dirs(&prefix).await? {
-            if w == writer.writer_id() {
-                continue;
-            }
-            let seen = self.inner.folded.lock().clone();
-            foreign.extend(
-                storage
-                    .list(&format!("{prefix}/{w}"))
-                    .await?
-                    .into_iter()
-                    .filter(|k| !seen.contains(k)),
-            );
-        }
-        if foreign.is_empty() {
-            return Ok(());
-        }
-        use futures::{StreamExt, TryStreamExt};
-        let loaded: Vec<(String, Fragment)> = futures::stream::iter(foreign.into_iter().map(|k| {
-            let storage = storage.clone();
-            async move {
-                let b = storage
-                    .get(&k)
-                    .await?
-                    .ok_or_else(|| Error::corrupt(&k, "fragment vanished"))?;
-                let f: Fragment = codec::decode(Kind::Fragment, &k, &b)?;
-                Ok::<_, Error>((k, f))
-            }
-        }))
-        .buffer_unordered(16)
-        .try_collect()
-        .await?;
-        let mut st = self.inner.state.write();
-        let mut folded = self.inner.folded.lock();
-        for (k, f) in loaded {
-            let name: Arc<str> = Arc::from(k.rsplit('/').next().unwrap_or(""));
-            for (i, (key, v)) in f.records.into_iter().enumerate() {
-                st.changes.apply(
-                    key,
-                    v,
-                    Order {
-                        fragment: name.clone(),
-                        index: i as u32,
-                    },
-                );
-            }
-            folded.insert(k);
-        }
-        Ok(())
-    }
-
     pub(crate) fn changes_snapshot(&self) -> ChangeSet {
         self.inner.state.read().changes.clone()
     }
@@ -742,32 +557,6 @@ impl Session {
         } else {
             it.take(limit).collect()
         })
-    }
-
-    pub async fn update_expiration(&self, expires_in_micros: i64) -> Result<i64> {
-        if !self.inner.writable {
-            return Err(Error::ReadOnly("read-only sessions do not expire".into()));
-        }
-        self.ensure_usable()?;
-        let expires = check_expiry(self.inner.start_micros, expires_in_micros)?;
-        self.change_state(|s| s.expires_micros = expires, |st| st.expires_micros = expires)
-            .await?;
-        Ok(expires)
-    }
-
-    /// Discards the session: its changes are dropped and every later use fails.
-    pub async fn abandon(&self) -> Result<()> {
-        if !self.inner.writable {
-            return Err(Error::ReadOnly("read-only sessions cannot be abandoned".into()));
-        }
-        self.change_state(
-            |s| s.abandoned = true,
-            |st| {
-                st.abandoned = true;
-                st.changes = ChangeSet::default();
-            },
-        )
-        .await
     }
 
     /// Points the session at another branch.

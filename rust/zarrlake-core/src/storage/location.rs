@@ -19,9 +19,17 @@ pub enum Location {
     Memory(String),
 }
 
-fn memory_stores() -> &'static Mutex<HashMap<String, Arc<InMemory>>> {
-    static STORES: OnceLock<Mutex<HashMap<String, Arc<InMemory>>>> = OnceLock::new();
+type MemoryStores = Mutex<HashMap<String, Arc<dyn ObjectStore>>>;
+
+fn memory_stores() -> &'static MemoryStores {
+    static STORES: OnceLock<MemoryStores> = OnceLock::new();
     STORES.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Puts `store` behind `memory://<name>` in this process: an embedding application can
+/// bring its own object store, and tests can wrap one to inject faults.
+pub fn register_memory_store(name: &str, store: Arc<dyn ObjectStore>) {
+    memory_stores().lock().insert(name.to_string(), store);
 }
 
 impl Location {
@@ -64,7 +72,9 @@ impl Location {
             }
             Location::Memory(name) => {
                 let mut stores = memory_stores().lock();
-                let store = stores.entry(name.clone()).or_insert_with(|| Arc::new(InMemory::new()));
+                let store = stores
+                    .entry(name.clone())
+                    .or_insert_with(|| Arc::new(InMemory::new()) as Arc<dyn ObjectStore>);
                 Ok((store.clone(), String::new()))
             }
         }

@@ -7,7 +7,7 @@ mod local;
 mod location;
 mod temp;
 
-pub use location::Location;
+pub use location::{register_memory_store, Location};
 
 use std::ops::Range;
 use std::sync::Arc;

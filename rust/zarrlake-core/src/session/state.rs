@@ -1,0 +1,282 @@
+//! A write session's stored record: its immutable info, its versioned state, and the
+//! seal a committer holds while it folds the session's fragments into a commit.
+//!
+//! The seal names its holder (one session handle in one process). A holder whose commit
+//! failed and could not release the seal releases it on its next write or commit; anyone
+//! may take over a seal held for longer than `SEAL_STALE_MICROS`, since its holder is
+//! then presumed dead. Writers never take over a foreign seal: a live committer might
+//! still be folding, and would miss what they acknowledge.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::fragments::AfterWrite;
+use super::{check_expiry, ChangeSet, MutState, Session};
+use crate::error::{Error, Result};
+use crate::format::codec::{self, Kind};
+use crate::format::{now_micros, SessionInfo, SessionState};
+use crate::repo::Repository;
+
+/// After this long a seal is presumed abandoned by a committer that died.
+pub const SEAL_STALE_MICROS: i64 = 10 * 60 * 1_000_000;
+
+pub(super) fn info_key(id: &str) -> String {
+    format!("sessions/{id}/info")
+}
+
+pub(super) fn state_cell(id: &str) -> String {
+    format!("sessions/{id}/state")
+}
+
+
+pub(super) fn abandoned_error(id: &str) -> Error {
+    Error::SessionExpired(format!(
+        "Session expired: session {id} was abandoned and its changes discarded; start a new session with checkout()"
+    ))
+}
+
+pub(super) fn ensure_open(id: &str, st: &SessionState) -> Result<()> {
+    if st.abandoned {
+        return Err(abandoned_error(id));
+    }
+    if st.committed.is_some() {
+        return Err(Error::SessionExpired(format!(
+            "Session expired: session {id} was already committed; start a new session with checkout()"
+        )));
+    }
+    if st.expires_micros <= now_micros() {
+        return Err(Error::SessionExpired(format!(
+            "Session expired: session {id} has expired; start a new session with checkout()"
+        )));
+    }
+    Ok(())
+}
+
+
+impl Repository {
+    pub(crate) async fn session_state(&self, info: &SessionInfo) -> Result<(u64, SessionState)> {
+        Ok(self
+            .inner
+            .cells
+            .latest::<SessionState>(Kind::SessionState, &state_cell(&info.id))
+            .await?
+            .unwrap_or((
+                0,
+                SessionState {
+                    expires_micros: info.expires_micros,
+                    branch: info.branch.clone(),
+                    base_commit: info.base_commit,
+                    time_micros: info.start_micros,
+                    ..SessionState::default()
+                },
+            )))
+    }
+
+}
+
+impl Session {
+    /// Stores the session's record so other processes can join it. Idempotent; a no-op
+    /// for read sessions.
+    pub async fn persist(&self) -> Result<()> {
+        if !self.inner.writable || self.is_stored() {
+            return Ok(());
+        }
+        let mut stored = self.inner.stored.lock().await;
+        if *stored {
+            return Ok(());
+        }
+        self.ensure_usable()?;
+        let info = self.info();
+        self.inner
+            .repo
+            .storage()
+            .put_if_absent(&info_key(&self.inner.id), codec::encode(Kind::SessionInfo, &info)?)
+            .await?;
+        *stored = true;
+        self.inner.stored_flag.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Applies a state change: to the stored state if the session is stored (else the
+    /// record written later carries it), then to this handle.
+    pub(super) async fn change_state(
+        &self,
+        stored_change: impl Fn(&mut SessionState),
+        local: impl FnOnce(&mut MutState),
+    ) -> Result<()> {
+        let stored = self.inner.stored.lock().await;
+        if *stored {
+            self.update_state(stored_change).await?;
+        }
+        local(&mut self.inner.state.write());
+        drop(stored);
+        Ok(())
+    }
+
+    /// Writes the next version of the session's stored state.
+    pub(crate) async fn update_state(&self, f: impl Fn(&mut SessionState)) -> Result<SessionState> {
+        self.try_update_state(|s| {
+            f(s);
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Like `update_state`, but `f` may refuse the change (an error) or find nothing to
+    /// change (`false`: no version is written).
+    async fn try_update_state(&self, f: impl Fn(&mut SessionState) -> Result<bool>) -> Result<SessionState> {
+        let info = self.info();
+        let repo = &self.inner.repo;
+        loop {
+            let (seq, mut st) = repo.session_state(&info).await?;
+            if !f(&mut st)? {
+                return Ok(st);
+            }
+            st.time_micros = now_micros();
+            if repo
+                .inner
+                .cells
+                .put_next(Kind::SessionState, &state_cell(&self.inner.id), seq, &st)
+                .await?
+            {
+                return Ok(st);
+            }
+        }
+    }
+
+    /// Who holds a seal taken through this handle in this process.
+    fn seal_token(&self) -> String {
+        self.writer().map(|w| w.writer_id().to_string()).unwrap_or_default()
+    }
+
+    /// Seals the session for a commit through this handle. Callers hold `commit_lock`.
+    pub(crate) async fn seal(&self) -> Result<()> {
+        let me = self.seal_token();
+        let id = self.inner.id.clone();
+        self.try_update_state(|s| {
+            ensure_open(&id, s)?;
+            let now = now_micros();
+            if s.sealed && s.sealed_by.as_deref() != Some(me.as_str()) && now - s.sealed_micros < SEAL_STALE_MICROS {
+                return Err(Error::CommitFailed(format!(
+                    "Session {id} is being committed by another process; wait for that commit, \
+                     or start a new session with checkout()"
+                )));
+            }
+            s.sealed = true;
+            s.sealed_by = Some(me.clone());
+            s.sealed_micros = now;
+            Ok(true)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Releases this handle's seal; a seal someone else has taken over is left alone.
+    pub(crate) async fn release_seal(&self) -> Result<()> {
+        let me = self.seal_token();
+        self.try_update_state(|s| {
+            if !s.sealed || s.sealed_by.as_deref() != Some(me.as_str()) {
+                return Ok(false);
+            }
+            s.sealed = false;
+            s.sealed_by = None;
+            Ok(true)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Run after each fragment is stored: the write is acknowledged only if the session
+    /// is still open and nobody is folding it.
+    pub(super) fn after_write_check(&self) -> AfterWrite {
+        let session = self.clone();
+        Arc::new(move || {
+            let session = session.clone();
+            Box::pin(async move { session.check_open_after_write().await })
+        })
+    }
+
+    async fn check_open_after_write(&self) -> Result<()> {
+        let id = &self.inner.id;
+        let (_, st) = self.inner.repo.session_state(&self.info()).await?;
+        // Committed (or abandoned, expired) says more than "being committed".
+        ensure_open(id, &st)?;
+        if !st.sealed {
+            return Ok(());
+        }
+        if st.sealed_by.as_deref() == Some(self.seal_token().as_str()) {
+            // Our own seal, left by a commit that failed and could not release it. If no
+            // commit is running through this handle, nobody is folding: reopen and ack.
+            if let Ok(_idle) = self.inner.commit_lock.try_lock() {
+                self.release_seal().await?;
+                return Ok(());
+            }
+        }
+        let hint = if now_micros() - st.sealed_micros >= SEAL_STALE_MICROS {
+            "its committer seems to have died; commit the session to recover it, or start a new one"
+        } else {
+            "this write was not acknowledged"
+        };
+        Err(Error::SessionExpired(format!(
+            "Session expired: session {id} is being committed; {hint}"
+        )))
+    }
+
+    pub async fn update_expiration(&self, expires_in_micros: i64) -> Result<i64> {
+        if !self.inner.writable {
+            return Err(Error::ReadOnly("read-only sessions do not expire".into()));
+        }
+        self.ensure_usable()?;
+        let expires = check_expiry(self.inner.start_micros, expires_in_micros)?;
+        self.change_state(|s| s.expires_micros = expires, |st| st.expires_micros = expires)
+            .await?;
+        Ok(expires)
+    }
+
+    /// Discards the session: its changes are dropped and every later use fails.
+    pub async fn abandon(&self) -> Result<()> {
+        if !self.inner.writable {
+            return Err(Error::ReadOnly("read-only sessions cannot be abandoned".into()));
+        }
+        self.change_state(
+            |s| s.abandoned = true,
+            |st| {
+                st.abandoned = true;
+                st.changes = ChangeSet::default();
+            },
+        )
+        .await
+    }
+
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::repo::Author;
+
+    #[tokio::test]
+    async fn a_live_foreign_seal_refuses_others_and_a_stale_one_is_taken_over() {
+        let repo = crate::repo::tests::memory_repo().await;
+        let a = repo
+            .start_session(Some("main".into()), None, true, 3_600_000_000, Author::default(), None)
+            .await
+            .unwrap();
+        a.set("x/zarr.json", Bytes::from_static(b"{}")).await.unwrap();
+        let b = repo.join_session(a.id()).await.unwrap();
+        // `a` seals, as a committer that then dies would.
+        a.seal().await.unwrap();
+        assert_eq!(b.commit("b", true).await.unwrap_err().kind(), "commit_failed");
+        let refused = b.set("x/c/0", Bytes::from_static(b"1")).await.unwrap_err();
+        assert!(refused.to_string().contains("this write was not acknowledged"), "{refused}");
+
+        b.update_state(|s| s.sealed_micros -= SEAL_STALE_MICROS).await.unwrap();
+        let refused = b.set("x/c/0", Bytes::from_static(b"1")).await.unwrap_err();
+        assert!(refused.to_string().contains("seems to have died"), "{refused}");
+        let c = b.commit("b", true).await.unwrap().expect("a commit");
+        assert_eq!(repo.branch_tip("main").await.unwrap().1, Some(c));
+        assert!(a.set("x/c/1", Bytes::from_static(b"2")).await.is_err(), "committed now");
+    }
+}
