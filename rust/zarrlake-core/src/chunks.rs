@@ -112,7 +112,17 @@ pub async fn read_chunk(
             // A range that covers the whole chunk is read, and verified, as the whole chunk.
             let range = range.filter(|rg| !(rg.start == 0 && rg.end >= *len));
             let (got, want) = match &range {
-                Some(rg) => (storage.get_range(&ck, rg.clone()).await?, rg.end - rg.start),
+                Some(rg) => match storage.get_range(&ck, rg.clone()).await {
+                    Ok(got) => (got, rg.end - rg.start),
+                    Err(e) => {
+                        // Stores refuse a range starting past the object's end: for a chunk
+                        // of known length that is truncation (corrupt), not a storage failure.
+                        if let Ok(Some(whole)) = storage.get(&ck).await {
+                            verify(method, &ck, key, hash, *len, false, &whole).await?;
+                        }
+                        return Err(e);
+                    }
+                },
                 None => (storage.get(&ck).await?, *len),
             };
             let got = got.ok_or_else(|| Error::corrupt(&ck, format!("chunk object for key '{key}' is missing")))?;
@@ -146,6 +156,7 @@ mod tests {
             flipped[1234] ^= 1;
             let damaged = [Bytes::from(flipped), data.slice(..data.len() - 1)];
             for bad in damaged {
+                let truncated = bad.len() < data.len();
                 storage.delete(&ck).await.unwrap();
                 assert!(storage.put_if_absent(&ck, bad).await.unwrap());
                 let err = read_chunk(&storage, method, "a/c/0", &r, None).await.unwrap_err();
@@ -157,6 +168,18 @@ mod tests {
                 // A range covering the whole chunk is verified as the whole chunk.
                 let whole = read_chunk(&storage, method, "a/c/0", &r, Some(0..data.len() as u64)).await;
                 assert_eq!(whole.unwrap_err().kind(), "corrupt_object");
+                // So is a range past the end of a truncated chunk, which stores refuse.
+                let tail = read_chunk(
+                    &storage,
+                    method,
+                    "a/c/0",
+                    &r,
+                    Some(data.len() as u64 - 1..data.len() as u64),
+                )
+                .await;
+                if truncated {
+                    assert_eq!(tail.unwrap_err().kind(), "corrupt_object");
+                }
             }
             storage.delete(&ck).await.unwrap();
             assert!(storage.put_if_absent(&ck, data.clone()).await.unwrap());

@@ -35,7 +35,8 @@ impl Snapshot {
     }
 
     pub fn chunk_count(&self) -> u64 {
-        self.manifests.iter().map(|p| p.count).sum()
+        // Saturating: counts are read from storage, and a damaged one must not overflow.
+        self.manifests.iter().fold(0, |n, p| n.saturating_add(p.count))
     }
 }
 
