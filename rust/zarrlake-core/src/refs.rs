@@ -163,7 +163,10 @@ impl VersionedCells {
             self.seen.lock().insert(prefix.to_string(), (seq, bytes));
             // The version is in place whatever happens now, so a failed witness is not an
             // error: it only leaves this version's deletion undetectable.
-            let _ = self.storage.put_if_absent(&witness_key(prefix, seq), Bytes::new()).await;
+            let _ = self
+                .storage
+                .put_if_absent(&witness_key(prefix, seq), Bytes::new())
+                .await;
         }
         Ok(won)
     }

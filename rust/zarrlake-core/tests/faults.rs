@@ -11,8 +11,8 @@ use futures::stream::BoxStream;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{
-    CopyOptions, ObjectStoreExt, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMultipartOptions,
-    PutOptions, PutPayload, PutResult,
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, ObjectStoreExt,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
 use parking_lot::Mutex;
 use zarrlake_core::storage::register_memory_store;
@@ -62,7 +62,12 @@ impl fmt::Display for FaultyStore {
 
 #[async_trait]
 impl ObjectStore for FaultyStore {
-    async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> object_store::Result<PutResult> {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
         self.puts.fetch_add(1, Ordering::SeqCst);
         let fail = self.rule.lock().as_mut().is_some_and(|rule| rule(location.as_ref()));
         if fail {
@@ -171,7 +176,11 @@ async fn a_commit_is_reported_as_it_happened_whichever_put_fails() {
             match result {
                 Ok(outcome) => {
                     let id = outcome.commit.expect("there were changes");
-                    assert_eq!(tip, Some(id), "k={k}: commit returned an id a fresh reader does not see");
+                    assert_eq!(
+                        tip,
+                        Some(id),
+                        "k={k}: commit returned an id a fresh reader does not see"
+                    );
                     if k < puts {
                         landed_with_warning += 1;
                         assert!(!outcome.warnings.is_empty(), "k={k}: a failed put went unreported");
@@ -195,7 +204,10 @@ async fn a_commit_is_reported_as_it_happened_whichever_put_fails() {
     }
     eprintln!("{failed_cleanly} failed cleanly, {landed_with_warning} landed with a warning");
     // Both outcomes were exercised: faults before the branch moved, and after.
-    assert!(failed_cleanly > 0 && landed_with_warning > 0, "{failed_cleanly} {landed_with_warning}");
+    assert!(
+        failed_cleanly > 0 && landed_with_warning > 0,
+        "{failed_cleanly} {landed_with_warning}"
+    );
 }
 
 /// A ref version's witness (see `refs`) is written after the version is in place.
@@ -292,5 +304,8 @@ async fn a_deleted_fragment_fails_the_commit() {
     assert!(err.to_string().contains(fragment.as_ref()), "names the fragment: {err}");
     assert_eq!(fresh_tip(&loc).await, before);
     // A new joiner is told too, rather than shown a session without the write.
-    assert_eq!(repo.join_session(writer.id()).await.unwrap_err().kind(), "corrupt_object");
+    assert_eq!(
+        repo.join_session(writer.id()).await.unwrap_err().kind(),
+        "corrupt_object"
+    );
 }

@@ -86,8 +86,8 @@ pub fn decode<T: DeserializeOwned>(kind: Kind, key: &str, bytes: &[u8]) -> Resul
         }
         compressed = rest;
     }
-    let payload = zstd::stream::decode_all(compressed)
-        .map_err(|e| Error::corrupt(key, format!("decompression failed: {e}")))?;
+    let payload =
+        zstd::stream::decode_all(compressed).map_err(|e| Error::corrupt(key, format!("decompression failed: {e}")))?;
     rmp_serde::from_slice(&payload).map_err(|e| Error::corrupt(key, format!("cannot decode: {e}")))
 }
 

@@ -113,6 +113,9 @@ mod tests {
             assert!(err.to_string().contains("checksum mismatch"), "{from}: {err}");
         }
         let unsummed = br#"{"format_version": 1, "hash_method": "sha256", "inline_threshold": 0}"#;
-        assert_eq!(RepoConfig::from_json("zarrlake.json", unsummed).unwrap().hash_method, "sha256");
+        assert_eq!(
+            RepoConfig::from_json("zarrlake.json", unsummed).unwrap().hash_method,
+            "sha256"
+        );
     }
 }

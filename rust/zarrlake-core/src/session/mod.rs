@@ -19,17 +19,17 @@ use bytes::Bytes;
 use parking_lot::RwLock;
 
 use crate::chunks;
-use crate::metadata_doc;
 use crate::error::{Error, Result};
 use crate::format::codec::{self, Kind};
 use crate::format::{now_micros, ChunkRef, ObjectId, SessionInfo, SessionState, Snapshot, Value};
 use crate::keys::{self, validate_key};
+use crate::metadata_doc;
 use crate::process::ForkLocal;
 use crate::repo::{Author, Repository};
 pub use changeset::{ChangeSet, Order};
 use fragments::FragmentWriter;
-use state::{abandoned_error, ensure_open, info_key};
 pub use state::SEAL_STALE_MICROS;
+use state::{abandoned_error, ensure_open, info_key};
 
 pub const DEFAULT_EXPIRY_MICROS: i64 = 24 * 3600 * 1_000_000;
 pub const MAX_EXPIRY_MICROS: i64 = 7 * 24 * 3600 * 1_000_000;

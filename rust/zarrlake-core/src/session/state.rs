@@ -28,7 +28,6 @@ pub(super) fn state_cell(id: &str) -> String {
     format!("sessions/{id}/state")
 }
 
-
 pub(super) fn abandoned_error(id: &str) -> Error {
     Error::SessionExpired(format!(
         "Session expired: session {id} was abandoned and its changes discarded; start a new session with checkout()"
@@ -52,7 +51,6 @@ pub(super) fn ensure_open(id: &str, st: &SessionState) -> Result<()> {
     Ok(())
 }
 
-
 impl Repository {
     pub(crate) async fn session_state(&self, info: &SessionInfo) -> Result<(u64, SessionState)> {
         Ok(self
@@ -71,7 +69,6 @@ impl Repository {
                 },
             )))
     }
-
 }
 
 impl Session {
@@ -247,7 +244,6 @@ impl Session {
         )
         .await
     }
-
 }
 
 #[cfg(test)]
@@ -270,7 +266,10 @@ mod tests {
         a.seal().await.unwrap();
         assert_eq!(b.commit("b", true).await.unwrap_err().kind(), "commit_failed");
         let refused = b.set("x/c/0", Bytes::from_static(b"1")).await.unwrap_err();
-        assert!(refused.to_string().contains("this write was not acknowledged"), "{refused}");
+        assert!(
+            refused.to_string().contains("this write was not acknowledged"),
+            "{refused}"
+        );
 
         b.update_state(|s| s.sealed_micros -= SEAL_STALE_MICROS).await.unwrap();
         let refused = b.set("x/c/0", Bytes::from_static(b"1")).await.unwrap_err();
