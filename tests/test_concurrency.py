@@ -88,3 +88,60 @@ def test_killed_committer_leaves_repo_readable(tmp_path):
     cid = fresh.commit("after the crash")
     assert fresh.commit_log()[0].id == cid
     assert zarr.open_array(fresh.store, path="a", mode="r")[0, 0] == 12345
+
+
+KILL_ROUNDS = 100
+
+
+def _commit_until_killed(root: str, start: int, out: int) -> None:
+    """In a forked child: commit ever larger values, reporting each acknowledged commit."""
+    try:
+        repo = zarrlake.Client(root).get_repo("org/kill")
+        arr = zarr.open_array(repo.store, path="a", mode="a")
+        i = start
+        while True:
+            i += 1
+            arr[:] = i
+            cid = repo.commit(f"{i}")
+            os.write(out, f"{i} {cid}\n".encode())
+    finally:
+        os._exit(1)
+
+
+@pytest.mark.slow
+def test_sigkill_during_commits_loses_no_acknowledged_commit(tmp_path):
+    """100 committers SIGKILLed at random points: every commit a committer was told about is
+    on ``main`` with its data, the tip is whole (one value in every chunk), and the next
+    commit works."""
+    import random
+
+    root = str(tmp_path / "lake")
+    repo = zarrlake.Client(root).create_repo("org/kill")
+    zarr.create_array(repo.store, name="a", shape=(64,), chunks=(8,), dtype="i8", fill_value=0)
+    repo.commit("base")
+    rng = random.Random(100)
+    value, acked_total = 0, 0
+    for round_ in range(KILL_ROUNDS):
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_fd)
+            _commit_until_killed(root, value, write_fd)
+        os.close(write_fd)
+        time.sleep(rng.uniform(0.0, 0.3))
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        with os.fdopen(read_fd) as pipe:
+            acked = [line.split() for line in pipe.read().splitlines()]
+        fresh = zarrlake.Client(root).get_repo("org/kill")
+        log = {c.id: c.message for c in fresh.commit_log()}
+        for i, cid in acked:
+            assert log.get(cid) == i, f"round {round_}: acknowledged commit {cid} ({i}) is not on main"
+        tip = zarr.open_array(fresh.store, path="a", mode="r")[:]
+        assert (tip == tip[0]).all(), f"round {round_}: a torn commit {tip}"
+        assert tip[0] >= (int(acked[-1][0]) if acked else value), f"round {round_}: main went back"
+        value = int(tip[0]) + 1
+        zarr.open_array(fresh.store, path="a", mode="a")[:] = value
+        assert fresh.commit(f"{value}") is not None
+        acked_total += len(acked)
+    assert acked_total > KILL_ROUNDS, "the committers were killed before committing much"

@@ -113,7 +113,7 @@ mod tests {
                 .await
                 .unwrap_err()
                 .kind(),
-            "ref_not_found"
+            "corrupt_object"
         );
     }
 }

@@ -52,6 +52,8 @@ pub struct Author {
 const BRANCHES_DIR: &str = "refs/branches";
 const TAGS_DIR: &str = "refs/tags";
 const COMMITS_DIR: &str = "commits";
+/// The top-level directories of a repo's objects.
+const REPO_DIRS: [&str; 7] = ["chunks", "manifests", "snapshots", "commits", "changes", "refs", "sessions"];
 /// How many candidates an ambiguous commit-id prefix error names.
 const AMBIGUOUS_SHOWN: usize = 5;
 
@@ -108,19 +110,30 @@ impl Repository {
     pub async fn open(location: &str) -> Result<Self> {
         let loc = Location::parse(location)?;
         if let Location::Local(p) = &loc {
-            if !p.join(CONFIG_KEY).exists() {
+            if !p.join(CONFIG_KEY).exists() && !loc.is_local_dir_nonempty() {
                 return Err(Error::RepoNotFound(format!("no zarrlake repo at {loc}")));
             }
         }
         let storage = Storage::open(&loc)?;
-        let bytes = storage
-            .get(CONFIG_KEY)
-            .await?
-            .ok_or_else(|| Error::RepoNotFound(format!("no zarrlake repo at {loc}")))?;
+        let Some(bytes) = storage.get(CONFIG_KEY).await? else {
+            return Err(Self::missing_config(&storage, &loc).await);
+        };
         let config = RepoConfig::from_json(CONFIG_KEY, &bytes)?;
         // Here and not in `create`: a new repo holds no dead writers' files.
         storage.collect_stale_temp_files();
         Self::from_parts(storage, config)
+    }
+
+    /// No settings file: no repo, unless repo objects are there, which lost it.
+    async fn missing_config(storage: &Storage, loc: &Location) -> Error {
+        match storage.list_dirs("").await {
+            Ok(dirs) if dirs.iter().any(|d| REPO_DIRS.contains(&d.as_str())) => Error::corrupt(
+                CONFIG_KEY,
+                format!("the repo settings are missing at {loc}, but repo objects are there"),
+            ),
+            Ok(_) => Error::RepoNotFound(format!("no zarrlake repo at {loc}")),
+            Err(e) => e,
+        }
     }
 
     pub async fn exists(location: &str) -> Result<bool> {
@@ -198,6 +211,8 @@ impl Repository {
         Ok(())
     }
 
+    /// A commit that a ref or another commit names: a missing one is corruption. For an id
+    /// a user gave, check `commit_exists` first.
     pub async fn load_commit(&self, id: &ObjectId) -> Result<Arc<Commit>> {
         if let Some(c) = self.inner.commits.get(id) {
             return Ok(c);
@@ -206,7 +221,7 @@ impl Repository {
         let c: Commit = self
             .load(Kind::Commit, &key)
             .await?
-            .ok_or_else(|| Error::RefNotFound(format!("Commit {id} was not found in commit history.")))?;
+            .ok_or_else(|| Error::corrupt(&key, "commit object is missing, but a ref or commit names it"))?;
         let c = Arc::new(c);
         self.inner.commits.insert(*id, c.clone());
         Ok(c)

@@ -169,6 +169,10 @@ impl PyRepository {
 
     fn get_commit(&self, py: Python<'_>, id: String) -> PyResult<CommitDict> {
         let id = parse_id(&id)?;
+        if !block(py, self.0.commit_exists(&id))? {
+            let missing = zarrlake_core::Error::RefNotFound(format!("Commit {id} was not found in commit history."));
+            return Err(PyCoreError(missing).into());
+        }
         let c = block(py, self.0.load_commit(&id))?;
         Ok(commit_dict(&c))
     }

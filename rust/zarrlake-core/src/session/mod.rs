@@ -200,7 +200,16 @@ impl Repository {
         if id.is_empty() || id.contains('/') || id.starts_with("read-") {
             return Err(not_found());
         }
-        let bytes = self.storage().get(&info_key(id)).await?.ok_or_else(not_found)?;
+        let Some(bytes) = self.storage().get(&info_key(id)).await? else {
+            // Writes or state without the record: the session existed and lost it.
+            if !self.storage().list_dirs(&format!("sessions/{id}")).await?.is_empty() {
+                return Err(Error::corrupt(
+                    info_key(id),
+                    format!("session {id} has stored writes or state, but its record is missing"),
+                ));
+            }
+            return Err(not_found());
+        };
         codec::decode(Kind::SessionInfo, &info_key(id), &bytes)
     }
 
