@@ -145,11 +145,14 @@ def test_a_refused_document_fails_its_whole_batch(repo):
 
 
 def test_attributes_zarr_writes_are_accepted(repo):
-    group = zarr.open_group(repo.store, mode="w", attributes={"nan": float("nan"), "inf": float("inf"), "s": "é"})
-    zarr.create_array(group.store, name="v2", shape=(2,), dtype="f8", zarr_format=2, fill_value=float("nan"))
+    odd = {"nan": float("nan"), "inf": float("inf"), "s": "é"}
+    for fmt in (3, 2):
+        group = zarr.open_group(repo.store, path=f"v{fmt}", mode="w", attributes=odd, zarr_format=fmt)
+        group.create_array("a", shape=(2,), dtype="f8", fill_value=float("nan"))
     repo.commit("odd attributes")
-    attrs = zarr.open_group(repo.store, mode="r").attrs
-    assert np.isnan(attrs["nan"]) and attrs["inf"] == float("inf") and attrs["s"] == "é"
+    for fmt in (3, 2):
+        attrs = zarr.open_group(repo.store, path=f"v{fmt}", mode="r", zarr_format=fmt).attrs
+        assert np.isnan(attrs["nan"]) and attrs["inf"] == float("inf") and attrs["s"] == "é"
 
 
 def test_a_deleted_fragment_is_corruption_for_every_other_handle(client):

@@ -9,6 +9,7 @@ branches, the tags, the session's branch and base commit, and the commit log.
 from __future__ import annotations
 
 import itertools
+import json
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,7 +35,19 @@ _counter = itertools.count()
 # node, for conflict checks), chunk keys, and a loose key that belongs to no node.
 KEYS = ["zarr.json", "a/zarr.json", "a/c/0", "a/c/1", "b/.zattrs", "b/.zgroup", "b/c/0", "loose"]
 # Small values are inlined; the 600-byte one goes to content-addressed chunk storage.
-VALUES = st.sampled_from([b"", b"0", b"1", b"xyz", bytes(range(256)) * 2 + b"!" * 88])
+# Only the JSON objects may be written to metadata keys; the rest are refused there.
+VALUES = st.sampled_from([b"", b"0", b"1", b"xyz", b'{"v": 1}', b"{}", bytes(range(256)) * 2 + b"!" * 88])
+METADATA_NAMES = set(zarrlake._native.METADATA_NAMES)
+
+
+def _refused(key: str, value: bytes) -> bool:
+    """Whether a write of `value` to `key` is refused: not a JSON object, for a metadata key."""
+    if key.rsplit("/", 1)[-1] not in METADATA_NAMES:
+        return False
+    try:
+        return not isinstance(json.loads(value), dict)
+    except ValueError:
+        return True
 # Branch and tag names share one namespace.
 NAMES = ["dev", "feat", "feat/x", "v1"]
 REF_NAMES = st.sampled_from([*NAMES, "main"])
@@ -181,12 +194,15 @@ class VersioningMachine(RuleBasedStateMachine):
             else:
                 self.native.set(key, value)
 
-        if self.can_write():
-            do()
-            self.model.changes[key] = value
-        else:
+        if not self.can_write():
             with pytest.raises(zarrlake.ReadOnlyError):
                 do()
+        elif _refused(key, value):
+            with pytest.raises(zarrlake.InvalidInputError, match="invalid metadata document"):
+                do()
+        else:
+            do()
+            self.model.changes[key] = value
 
     @rule(key=st.sampled_from(KEYS), via_store=st.booleans())
     def delete(self, key: str, via_store: bool) -> None:
@@ -359,6 +375,11 @@ class VersioningMachine(RuleBasedStateMachine):
     )
     def other_writer_commits(self, data: st.DataObject, changes: dict[str, bytes | None]) -> None:
         m = self.model
+        # The other writer writes only what is accepted (the user's refused writes are
+        # covered by `write`).
+        changes = {k: v for k, v in changes.items() if v is None or not _refused(k, v)}
+        if not changes:
+            return
         # Mostly the user's own branch, so the user's next commit has to rebase.
         if m.branch in m.branches and data.draw(st.booleans(), label="user's branch"):
             branch = m.branch

@@ -319,7 +319,7 @@ impl Session {
         let Some(id) = outcome.commit else {
             return Ok((outcome, None));
         };
-        let lasted = self.expires_micros().unwrap_or(0) - self.start_micros();
+        let lasted = self.expires_micros().unwrap_or(0).saturating_sub(self.start_micros());
         let expires_in = lasted.clamp(3_600_000_000, MAX_EXPIRY_MICROS);
         let next = self
             .repo()

@@ -53,7 +53,15 @@ const BRANCHES_DIR: &str = "refs/branches";
 const TAGS_DIR: &str = "refs/tags";
 const COMMITS_DIR: &str = "commits";
 /// The top-level directories of a repo's objects.
-const REPO_DIRS: [&str; 7] = ["chunks", "manifests", "snapshots", "commits", "changes", "refs", "sessions"];
+const REPO_DIRS: [&str; 7] = [
+    "chunks",
+    "manifests",
+    "snapshots",
+    "commits",
+    "changes",
+    "refs",
+    "sessions",
+];
 /// How many candidates an ambiguous commit-id prefix error names.
 const AMBIGUOUS_SHOWN: usize = 5;
 

@@ -51,6 +51,25 @@ pub fn encode<T: Serialize>(kind: Kind, value: &T) -> Result<bytes::Bytes> {
     Ok(out.into())
 }
 
+/// No object decodes to more than this: a damaged or hostile one that claims to expand
+/// without end fails rather than exhausting memory. Manifests are split long before it.
+const MAX_DECODED: u64 = 1 << 30;
+
+fn decompress(key: &str, compressed: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let failed = |e: std::io::Error| Error::corrupt(key, format!("decompression failed: {e}"));
+    let decoder = zstd::stream::read::Decoder::with_buffer(compressed).map_err(failed)?;
+    let mut payload = Vec::new();
+    decoder
+        .take(MAX_DECODED + 1)
+        .read_to_end(&mut payload)
+        .map_err(failed)?;
+    if payload.len() as u64 > MAX_DECODED {
+        return Err(Error::corrupt(key, "decodes to more than 1 GiB"));
+    }
+    Ok(payload)
+}
+
 /// Decodes an object read from `key`; anything malformed is a `Corrupt` error naming the key.
 pub fn decode<T: DeserializeOwned>(kind: Kind, key: &str, bytes: &[u8]) -> Result<T> {
     if bytes.len() < HEADER_LEN || &bytes[..4] != MAGIC {
@@ -86,8 +105,7 @@ pub fn decode<T: DeserializeOwned>(kind: Kind, key: &str, bytes: &[u8]) -> Resul
         }
         compressed = rest;
     }
-    let payload =
-        zstd::stream::decode_all(compressed).map_err(|e| Error::corrupt(key, format!("decompression failed: {e}")))?;
+    let payload = decompress(key, compressed)?;
     rmp_serde::from_slice(&payload).map_err(|e| Error::corrupt(key, format!("cannot decode: {e}")))
 }
 
@@ -137,5 +155,18 @@ mod tests {
         old.extend_from_slice(&[Kind::Commit as u8, CODEC_MSGPACK_ZSTD]);
         old.extend_from_slice(&payload);
         assert_eq!(decode::<Vec<String>>(Kind::Commit, "k", &old).unwrap(), v);
+    }
+
+    #[test]
+    fn an_object_that_expands_without_end_is_corrupt() {
+        use std::io::Write;
+        let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..(MAX_DECODED >> 20) + 1 {
+            enc.write_all(&zeros).unwrap();
+        }
+        let compressed = enc.finish().unwrap();
+        let err = decompress("k", &compressed).unwrap_err();
+        assert!(err.to_string().contains("more than 1 GiB"), "{err}");
     }
 }

@@ -46,11 +46,12 @@ pub async fn read_values(
                 mtime,
             })) => {
                 let rg = range.map_or(0..len, |r| r.clamp(len));
+                let range = super::source_range(&key, offset, rg)?;
                 wants.push(Want {
                     index: i,
                     key,
                     url,
-                    range: offset + rg.start..offset + rg.end,
+                    range,
                     etag,
                     mtime,
                 });

@@ -46,7 +46,7 @@ pub async fn read(repo: &Repository, key: &str, r: &ChunkRef, range: Option<Rang
     let rg = range.unwrap_or(0..*len);
     let policy = Policy::for_repo(repo);
     let src = fetch::resolve(&policy, key, url).await?;
-    let abs = offset + rg.start..offset + rg.end;
+    let abs = source_range(key, *offset, rg)?;
     if src.scheme == Scheme::File || abs.is_empty() {
         let v = fetch::Version {
             etag: etag.as_deref(),
@@ -55,6 +55,18 @@ pub async fn read(repo: &Repository, key: &str, r: &ChunkRef, range: Option<Rang
         return fetch::fetch(&src, key, abs, v).await;
     }
     batcher::read(src, key, abs, etag.clone(), *mtime).await
+}
+
+/// Where `rg` of a virtual chunk lies in its source file. Refs come from outside, so
+/// one whose range does not fit in a u64 is refused rather than wrapped around.
+pub(crate) fn source_range(key: &str, offset: u64, rg: std::ops::Range<u64>) -> Result<std::ops::Range<u64>> {
+    match (offset.checked_add(rg.start), offset.checked_add(rg.end)) {
+        (Some(start), Some(end)) => Ok(start..end),
+        _ => Err(Error::corrupt(
+            key,
+            format!("virtual reference at offset {offset} runs past the largest file size"),
+        )),
+    }
 }
 
 #[cfg(test)]
