@@ -220,10 +220,11 @@ class RepoCore:
                 UserWarning,
                 stacklevel=3,
             )
-        if new_id is None or following is None:
+        if new_id is None:
             warnings.warn("No changes to commit.", UserWarning, stacklevel=3)
             return pin.native.base_commit
-        pin.native = following  # stores opened on the committed session follow
+        if following is not None:  # None only when it could not start: a warning said so
+            pin.native = following  # stores opened on the committed session follow
         return new_id
 
     def fast_forward(self) -> str | None:

@@ -315,7 +315,7 @@ impl Session {
         auto_ff: bool,
         next_for_writing: bool,
     ) -> Result<(CommitOutcome, Option<Session>)> {
-        let outcome = self.commit_outcome(message, auto_ff).await?;
+        let mut outcome = self.commit_outcome(message, auto_ff).await?;
         let Some(id) = outcome.commit else {
             return Ok((outcome, None));
         };
@@ -331,8 +331,18 @@ impl Session {
                 self.author().clone(),
                 None,
             )
-            .await?;
-        Ok((outcome, Some(next)))
+            .await;
+        // The commit has happened: a next session that cannot start is a warning, not an
+        // error that would hide the commit's id.
+        match next {
+            Ok(next) => Ok((outcome, Some(next))),
+            Err(e) => {
+                outcome.warnings.push(format!(
+                    "commit {id} landed, but the next session could not start ({e}); check out the branch to go on"
+                ));
+                Ok((outcome, None))
+            }
+        }
     }
 
     async fn commit_sealed(&self, branch: &str, message: &str, auto_ff: bool) -> Result<CommitOutcome> {
