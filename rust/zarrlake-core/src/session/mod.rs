@@ -430,10 +430,17 @@ impl Session {
     /// Records existing chunk refs (virtual references, or chunks already stored).
     pub async fn set_refs(&self, items: Vec<(String, ChunkRef)>) -> Result<()> {
         self.check_writable()?;
-        for (k, _) in &items {
+        for (k, r) in &items {
             validate_key(k)?;
             if keys::is_metadata_key(k) {
                 return Err(Error::InvalidInput(format!("'{k}' is a metadata key, not a chunk key")));
+            }
+            if let ChunkRef::Virtual { offset, len, .. } = r {
+                if offset.checked_add(*len).is_none() {
+                    return Err(Error::InvalidInput(format!(
+                        "virtual reference '{k}': offset {offset} + length {len} is past the largest file size"
+                    )));
+                }
             }
         }
         self.record(items.into_iter().map(|(k, r)| (k, Some(Value::Chunk(r)))).collect())

@@ -125,6 +125,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_reference_past_the_largest_file_size_is_refused() {
+        let f = fixture(vec!["file:///".into()]).await;
+        let s = session(&f.repo).await;
+        let err = s
+            .set_refs(vec![("a/0".into(), vref(&f, u64::MAX - 1, 5, None))])
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), "invalid_input", "{err}");
+        assert!(err.to_string().contains("'a/0'"), "{err}");
+        let wrapped = source_range("a/0", u64::MAX - 1, 0..5).unwrap_err();
+        assert_eq!(wrapped.kind(), "corrupt_object");
+    }
+
+    #[tokio::test]
     async fn local_reads_need_an_explicit_client_prefix() {
         let f = fixture(vec!["file:///".into()]).await;
         let s = session(&f.repo).await;
