@@ -41,7 +41,8 @@ pub fn validate_prefix(prefix: &str) -> Result<()> {
     validate_key(trimmed)
 }
 
-fn basename(key: &str) -> &str {
+/// The last segment of a key.
+pub fn basename(key: &str) -> &str {
     key.rsplit_once('/').map_or(key, |(_, b)| b)
 }
 

@@ -11,11 +11,7 @@ use super::{Order, Session};
 use crate::error::{Error, Result};
 use crate::format::codec::{self, Kind};
 use crate::format::Fragment;
-
-/// The last segment of a key.
-fn name_of(key: &str) -> &str {
-    key.rsplit('/').next().unwrap_or(key)
-}
+use crate::keys::basename;
 
 impl Session {
     /// Reads the fragments other writers stored and folds them into the change set.
@@ -37,20 +33,20 @@ impl Session {
         let prefix = fragments_prefix(id);
         let mut present = HashSet::new();
         let mut unseen = Vec::new();
+        let seen = self.inner.folded.lock().clone();
         for w in storage.list_dirs(&prefix).await? {
             if w == mine {
                 continue;
             }
-            let seen = self.inner.folded.lock().clone();
             for k in storage.list(&format!("{prefix}/{w}")).await? {
-                present.insert(name_of(&k).to_string());
+                present.insert(basename(&k).to_string());
                 if !seen.contains(&k) {
                     unseen.push(k);
                 }
             }
         }
         for marker in &acked {
-            let name = name_of(marker);
+            let name = basename(marker);
             let writer = writer_of(name).unwrap_or("");
             // Our own writes are in memory already; a lost fragment of ours loses nothing.
             if writer != mine && !present.contains(name) {
@@ -83,7 +79,7 @@ impl Session {
         let mut st = self.inner.state.write();
         let mut folded = self.inner.folded.lock();
         for (k, f) in loaded {
-            let name: Arc<str> = Arc::from(name_of(&k));
+            let name: Arc<str> = Arc::from(basename(&k));
             for (i, (key, v)) in f.records.into_iter().enumerate() {
                 st.changes.apply(
                     key,
