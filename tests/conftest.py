@@ -9,9 +9,93 @@ import zarrlake
 _counter = itertools.count()
 
 
+#: Every backend a repo can live on. Suites that can run on more than one take ``client``
+#: (or ``any_client``), which is parametrized over all of them; suites about local files
+#: take ``local_client``.
+BACKENDS = ("local", "memory", "s3")
+S3_BUCKET = "zarrlake-tests"
+AUTHOR = zarrlake.Author("Ada", "ada@example.org")
+
+
+@pytest.fixture(scope="session")
+def moto_s3():
+    """One moto S3 server on 127.0.0.1 for the whole run, started on first use."""
+    from s3kit import MotoS3
+
+    with MotoS3() as server:
+        server.create_bucket(S3_BUCKET)
+        yield server
+
+
+def s3_options(server) -> dict[str, str]:
+    """Explicit options, so that tests which point ``AWS_*`` elsewhere do not move repos."""
+    return {
+        "endpoint": server.endpoint,
+        "allow_http": "true",
+        "access_key_id": "testing",
+        "secret_access_key": "testing",
+        "region": "us-east-1",
+    }
+
+
+def make_client(request, backend: str, tmp_path, **kwargs) -> zarrlake.Client:
+    """A client with a fresh root on ``backend``."""
+    kwargs.setdefault("author", AUTHOR)
+    n = next(_counter)
+    if backend == "local":
+        return zarrlake.Client(tmp_path / f"lake{n}", **kwargs)
+    if backend == "memory":
+        return zarrlake.Client(f"memory://test-{n}", **kwargs)
+    server = request.getfixturevalue("moto_s3")
+    return zarrlake.Client(f"s3://{S3_BUCKET}/t{n}", storage_options=s3_options(server), **kwargs)
+
+
+def fresh_client(client: zarrlake.Client) -> zarrlake.Client:
+    """Another client on the same root, with the same explicit options."""
+    return zarrlake.Client(client.root, author=client.author, storage_options=client._open.storage_options)
+
+
+def object_keys(client: zarrlake.Client, below: str) -> list[str]:
+    """The object keys under ``<root>/<below>`` of a local or s3 client, sorted."""
+    from pathlib import Path
+
+    if client.root.startswith("s3://"):
+        import boto3
+
+        bucket, _, prefix = client.root.removeprefix("s3://").partition("/")
+        opts = client._open.storage_options or {}
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=opts["endpoint"],
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name="us-east-1",
+        )
+        full = f"{prefix}/{below}/"
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=full)
+        return sorted(o["Key"].removeprefix(full) for page in pages for o in page.get("Contents", []))
+    base = Path(client.root, below)
+    return sorted(str(p.relative_to(base)) for p in base.rglob("*") if p.is_file())
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
 @pytest.fixture
-def client(tmp_path) -> zarrlake.Client:
-    return zarrlake.Client(tmp_path / "lake", author=zarrlake.Author("Ada", "ada@example.org"))
+def client(request, backend, tmp_path) -> zarrlake.Client:
+    return make_client(request, backend, tmp_path)
+
+
+@pytest.fixture
+def any_client(client) -> zarrlake.Client:
+    return client
+
+
+@pytest.fixture
+def local_client(tmp_path) -> zarrlake.Client:
+    return zarrlake.Client(tmp_path / "lake", author=AUTHOR)
 
 
 @pytest.fixture

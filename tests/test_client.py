@@ -70,7 +70,7 @@ def test_from_metastore_and_chunkstore(tmp_path):
         author=zarrlake.Author(name="Ada", email="ada@example.org"),
     )
     assert repo.session.branch == "main"
-    with pytest.raises(ValueError, match="same location"):
+    with pytest.raises(ValueError, match="keeps its chunks at"):
         zarrlake.Repo.from_metastore_and_chunkstore(
             zarrlake.MetastoreDatabase(loc), zarrlake.Chunkstore(loc + "x"), "org/d", zarrlake.Author("A")
         )

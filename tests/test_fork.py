@@ -8,19 +8,18 @@ a child that hangs fails the test instead of blocking CI.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import multiprocessing as mp
 import os
 import signal
 import time
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pytest
 import zarr
 import zarrlake
+from conftest import fresh_client, object_keys
 from zarr.core.buffer import default_buffer_prototype
 
 # The parent has runtime threads when it forks; the child never touches their state.
@@ -31,23 +30,14 @@ CHUNK = 4
 WORKERS = 4
 N = CHUNK * (WORKERS + 1)  # chunk 0 is the parent's; chunk w + 1 is worker w's
 
-_names = itertools.count()
+
+def _is_memory(client: zarrlake.Client) -> bool:
+    return client.root.startswith("memory://")
 
 
-@pytest.fixture(params=["local", "memory"])
-def root(request: pytest.FixtureRequest, tmp_path) -> str:
-    if request.param == "local":
-        return str(tmp_path / "lake")
-    return f"memory://fork-{os.getpid()}-{next(_names)}"
-
-
-def _is_memory(root: str) -> bool:
-    return root.startswith("memory://")
-
-
-def _started_repo(root: str) -> zarrlake.Repo:
+def _started_repo(client: zarrlake.Client) -> zarrlake.Repo:
     """A repo with array `a` committed, after sync and async calls started the runtime."""
-    repo = zarrlake.Client(root).get_or_create_repo("org/fork")
+    repo = client.get_or_create_repo("org/fork")
     arr = zarr.create_array(repo.store, name="a", shape=(N,), chunks=(CHUNK,), dtype="i4", fill_value=-1)
     arr[:CHUNK] = np.arange(CHUNK)
     assert zarr.open_array(repo.store, path="a", mode="r")[:CHUNK].tolist() == list(range(CHUNK))
@@ -107,22 +97,22 @@ def _write_block(args: tuple[zarrlake.Repo, int]) -> tuple[int, list[int]]:
     return os.getpid(), arr[_block(w)].tolist()
 
 
-def test_fork_pool_writes_through_pickled_repo(root: str) -> None:
-    repo = _started_repo(root)
+def test_fork_pool_writes_through_pickled_repo(client: zarrlake.Client) -> None:
+    repo = _started_repo(client)
     session_id = repo.session.id
     tasks = [(repo, w) for w in range(WORKERS)]
     with mp.get_context("fork").Pool(2) as pool:
         results = pool.map_async(_write_block, tasks, chunksize=1).get(timeout=TIMEOUT)
     assert os.getpid() not in {pid for pid, _ in results}
     assert [vals for _, vals in results] == [[100 + w] * CHUNK for w in range(WORKERS)]
-    if _is_memory(root):
+    if _is_memory(client):
         # A memory:// repo is per process: the children wrote their own copies.
         assert _values(repo) == _expected(range(0))
         return
     # Each task joined the session with a writer of its own: sibling children must not
     # draw the same writer id from the random state they inherited.
-    writers = Path(root, "org", "fork", "sessions", session_id, "fragments")
-    assert len([d for d in writers.iterdir() if d.is_dir()]) == WORKERS
+    fragments = object_keys(client, f"org/fork/sessions/{session_id}/fragments")
+    assert len({k.split("/")[0] for k in fragments}) == WORKERS
     assert repo.commit("children's chunks") is not None
     repo.checkout("main")
     assert _values(repo) == _expected(range(WORKERS))
@@ -131,21 +121,21 @@ def test_fork_pool_writes_through_pickled_repo(root: str) -> None:
 # ---- os.fork() ---------------------------------------------------------------------------
 
 
-def test_fork_child_reads_committed_values(root: str) -> None:
-    repo = _started_repo(root)
+def test_fork_child_reads_committed_values(client: zarrlake.Client) -> None:
+    repo = _started_repo(client)
     want = _values(repo)
 
     def child() -> bool:
         ok = _values(repo) == want  # the inherited repo object
-        if not _is_memory(root):  # a fresh client in the child
-            ok = ok and _values(zarrlake.Client(root).get_repo("org/fork")) == want
+        if not _is_memory(client):  # a fresh client in the child
+            ok = ok and _values(fresh_client(client).get_repo("org/fork")) == want
         return ok
 
     assert _run_in_child(child) == 0
 
 
-def test_fork_child_awaits_store_get(root: str) -> None:
-    repo = _started_repo(root)
+def test_fork_child_awaits_store_get(client: zarrlake.Client) -> None:
+    repo = _started_repo(client)
     want = repo.store.get_sync("a/c/0")
     assert want is not None
 
@@ -164,9 +154,9 @@ def test_fork_child_awaits_store_get(root: str) -> None:
     assert _run_in_child(lambda: asyncio.run(reads())) == 0
 
 
-def test_fork_child_writes_through_inherited_session(root: str) -> None:
+def test_fork_child_writes_through_inherited_session(client: zarrlake.Client) -> None:
     """The child keeps using the parent's write session; its writes are in the next commit."""
-    repo = _started_repo(root)
+    repo = _started_repo(client)
 
     def child() -> bool:
         arr = zarr.open_array(repo.store, path="a", mode="r+")
@@ -178,16 +168,16 @@ def test_fork_child_writes_through_inherited_session(root: str) -> None:
     zarr.open_array(repo.store, path="a", mode="r+")[_block(1)] = np.full(CHUNK, 101, dtype="i4")
     repo.commit("parent and child")
     repo.checkout("main")
-    if _is_memory(root):
+    if _is_memory(client):
         assert _values(repo) == _expected(range(1, 2))
     else:
         assert _values(repo) == _expected(range(2))
 
 
-def test_fork_ids_made_in_parent_and_child_differ(root: str) -> None:
+def test_fork_ids_made_in_parent_and_child_differ(client: zarrlake.Client) -> None:
     """ObjectIds are 4 bytes of seconds, 5 per-process random bytes and a counter: a child
     that kept the parent's random bytes and counter would make the parent's next ids."""
-    repo = _started_repo(root)
+    repo = _started_repo(client)
     r, w = os.pipe()
 
     def child() -> bool:
@@ -212,6 +202,6 @@ def test_fork_ids_made_in_parent_and_child_differ(root: str) -> None:
     for ours, theirs in zip(parent_ids, child_ids, strict=True):
         assert ours != theirs
         assert ours[8:18] != theirs[8:18], "parent and child share the per-process random part"
-    if not _is_memory(root):
+    if not _is_memory(client):
         repo.checkout("main")
         assert _values(repo) == _expected(range(2))

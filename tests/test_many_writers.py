@@ -9,9 +9,9 @@ import zarrlake
 from conftest import put, read
 
 
-@pytest.fixture(params=["local", "memory"])
-def clients(request, client, memory_client) -> zarrlake.Client:
-    return client if request.param == "local" else memory_client
+@pytest.fixture
+def clients(client) -> zarrlake.Client:
+    return client
 
 
 def test_same_key_from_two_writers_warns(clients):

@@ -11,11 +11,6 @@ import zarrlake
 from conftest import put, read
 
 
-@pytest.fixture(params=["local", "memory"])
-def any_client(request, client, memory_client) -> zarrlake.Client:
-    return client if request.param == "local" else memory_client
-
-
 @pytest.fixture
 def repo_any(any_client) -> zarrlake.Repo:
     return any_client.create_repo("org/repo")

@@ -10,10 +10,9 @@ import zarrlake
 from conftest import quiet
 
 
-@pytest.fixture(params=["local", "memory"])
-def repo(request, client, memory_client) -> zarrlake.Repo:
-    c = client if request.param == "local" else memory_client
-    return c.create_repo("org/pinned")
+@pytest.fixture
+def repo(client) -> zarrlake.Repo:
+    return client.create_repo("org/pinned")
 
 
 def _array(repo: zarrlake.Repo, fill: int) -> str:

@@ -27,6 +27,7 @@ from .errors import (
     SessionNotFoundError,
     SourceChangedError,
     StorageError,
+    UnsupportedStorageError,
     VirtualAccessError,
     ZarrlakeError,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "SessionStatus",
     "SourceChangedError",
     "StorageError",
+    "UnsupportedStorageError",
     "Tag",
     "VirtualAccessError",
     "ZarrlakeError",

@@ -14,6 +14,7 @@ import warnings
 from typing import Any
 
 from . import _native
+from ._storage import OpenArgs
 from .errors import InvalidInputError, NoSessionError
 from .types import (
     AsyncLocalWriteSession,
@@ -91,8 +92,10 @@ class RepoCore:
         *,
         async_sessions: bool = False,
         allow_virtual: list[str] | None = None,
+        open_args: OpenArgs | None = None,
     ) -> None:
         self.native = native
+        self.open_args = open_args or OpenArgs()
         self.name = name
         self.author = author
         self.async_sessions = async_sessions
@@ -306,6 +309,7 @@ class RepoCore:
             s.persist()
         return {
             "location": self.native.location,
+            "open_args": self.open_args,
             "name": self.name,
             "author": self.author,
             "allow_virtual": self.allow_virtual,
@@ -317,13 +321,15 @@ class RepoCore:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> RepoCore:
-        native = _native.Repository.open(state["location"])
+        open_args: OpenArgs = state["open_args"]
+        native = _native.Repository.open(state["location"], **open_args.open_kwargs())
         core = cls(
             native,
             state["name"],
             state["author"],
             async_sessions=state["async_sessions"],
             allow_virtual=state["allow_virtual"],
+            open_args=open_args,
         )
         s = state["session"]
         if s is not None:

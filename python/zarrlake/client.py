@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from . import _native
 from ._core import RepoCore, default_author
 from ._names import validate_repo_name
+from ._storage import DeleteProgress, OpenArgs, normalize_options, normalize_root
 from .errors import InvalidInputError, RepoExistsError, RepoNotFoundError
 from .repo import AsyncRepo, Repo
 from .types import Author
@@ -18,7 +21,8 @@ def default_root() -> str:
 
 
 class AsyncClient:
-    """Repos under a root: a local directory, ``file://`` URL or ``memory://`` name.
+    """Repos under a root: a local directory, ``file://``, ``memory://``, or a bucket
+    prefix on object storage (``s3://bucket/prefix``, ``gs://...``, ``az://container/...``).
 
     Args:
         root: where repos live; ``$ZARRLAKE_ROOT`` or ``~/.zarrlake`` when None.
@@ -26,6 +30,11 @@ class AsyncClient:
             login name when None.
         allow_virtual: URL prefixes virtual chunks may be read from, on top of each repo's
             own (e.g. ``["s3://bucket/"]``; local files only when named, e.g. ``["file:///data/"]``).
+        storage_options: options of the object store client, as object_store names them
+            (``endpoint``, ``region``, ``access_key_id``, ``allow_http``, ...), plus
+            ``max_concurrency`` (requests in flight, default 64). Anything not given comes
+            from the standard environment (``AWS_*``, ``GOOGLE_*``, ``AZURE_*``). Never
+            written into a repo; see docs/storage.md.
     """
 
     def __init__(
@@ -34,15 +43,14 @@ class AsyncClient:
         *,
         author: Author | None = None,
         allow_virtual: list[str] | None = None,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
-        root_s = default_root() if root is None else os.fspath(root)
-        if root_s.startswith("memory://"):
-            self.root = root_s.rstrip("/")
-        else:
-            path = Path(root_s.removeprefix("file://")).expanduser()
-            self.root = str(path.resolve())
+        self.root = normalize_root(default_root() if root is None else root)
         self.author = author or default_author()
         self.allow_virtual = list(allow_virtual or [])
+        self._open = OpenArgs(normalize_options(storage_options))
+        # A bad scheme or option fails here, not at the first repo.
+        _native.Repository.check_location(self.root, self._open.storage_options)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.root!r})"
@@ -52,13 +60,20 @@ class AsyncClient:
         return f"{self.root}/{org}/{repo}"
 
     def _core(self, native: _native.Repository, name: str, async_sessions: bool) -> RepoCore:
-        return RepoCore(native, name, self.author, async_sessions=async_sessions, allow_virtual=self.allow_virtual)
+        return RepoCore(
+            native,
+            name,
+            self.author,
+            async_sessions=async_sessions,
+            allow_virtual=self.allow_virtual,
+            open_args=self._open,
+        )
 
     # Sync implementations, shared with Client.
     def _create(self, name: str, async_sessions: bool) -> RepoCore:
         loc = self._location(name)
         try:
-            native = _native.Repository.create(loc)
+            native = _native.Repository.create(loc, storage_options=self._open.storage_options)
         except RepoExistsError:
             raise RepoExistsError(f"Repo '{name}' already exists in {self.root}") from None
         core = self._core(native, name, async_sessions)
@@ -68,7 +83,7 @@ class AsyncClient:
     def _get(self, name: str, checkout: bool, read_only: bool, async_sessions: bool) -> RepoCore:
         loc = self._location(name)
         try:
-            native = _native.Repository.open(loc)
+            native = _native.Repository.open(loc, **self._open.open_kwargs())
         except RepoNotFoundError:
             raise RepoNotFoundError(f"Repo '{name}' not found in {self.root}") from None
         core = self._core(native, name, async_sessions)
@@ -77,7 +92,7 @@ class AsyncClient:
         return core
 
     def _get_or_create(self, name: str, checkout: bool, async_sessions: bool) -> RepoCore:
-        if _native.Repository.exists(self._location(name)):
+        if _native.Repository.exists(self._location(name), self._open.storage_options):
             return self._get(name, checkout, False, async_sessions)
         try:
             return self._create(name, async_sessions)
@@ -86,22 +101,19 @@ class AsyncClient:
 
     def _list(self, org: str) -> list[str]:
         validate_repo_name(f"{org}/xx")
-        if self.root.startswith("memory://"):
-            raise InvalidInputError("list_repos is not available for memory:// roots")
-        org_dir = Path(self.root) / org
-        if not org_dir.is_dir():
-            return []
-        return sorted(
-            f"{org}/{p.name}" for p in org_dir.iterdir() if (p / "zarrlake.json").is_file()
-        )
+        names = _native.Repository.list(f"{self.root}/{org}", self._open.storage_options)
+        return [f"{org}/{n}" for n in names]
 
     def _delete(self, name: str, imsure: bool, imreallysure: bool) -> None:
         if not (imsure and imreallysure):
             raise InvalidInputError("Don't do this unless you're really sure. Pass imsure=True and imreallysure=True.")
+        progress = DeleteProgress(name)
         try:
-            _native.Repository.delete(self._location(name))
+            _native.Repository.delete(self._location(name), progress=progress, **self._open.open_kwargs())
         except RepoNotFoundError:
             raise RepoNotFoundError(f"Repo '{name}' not found in {self.root}") from None
+        finally:
+            progress.close()
 
     async def create_repo(self, name: str) -> AsyncRepo:
         """Create a repo and check out ``main`` for writing. RepoExistsError if it exists."""

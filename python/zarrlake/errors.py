@@ -122,6 +122,12 @@ class StorageError(ZarrlakeError, OSError):
     kind = "storage"
 
 
+class UnsupportedStorageError(StorageError):
+    """The storage lacks a capability needed to write safely (e.g. conditional puts)."""
+
+    kind = "unsupported_storage"
+
+
 __all__ = [
     "CommitFailedError",
     "ConflictError",
@@ -140,6 +146,7 @@ __all__ = [
     "SessionNotFoundError",
     "SourceChangedError",
     "StorageError",
+    "UnsupportedStorageError",
     "VirtualAccessError",
     "ZarrlakeError",
 ]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _native
 from ._core import RepoCore
+from ._storage import OpenArgs, normalize_options, normalize_root
 from .types import (
     DEFAULT_IS_WRITE_SESSION,
     DEFAULT_SESSION_TIMEOUT,
@@ -42,18 +43,33 @@ if TYPE_CHECKING:
     from .store import ZarrlakeStore
 
 
-def _open_native(metastore_db: MetastoreDatabase, chunkstore: Chunkstore) -> _native.Repository:
-    if metastore_db.location != chunkstore.location:
-        from .errors import InvalidInputError
+def _open_native(metastore_db: MetastoreDatabase, chunkstore: Chunkstore) -> tuple[_native.Repository, OpenArgs]:
+    """Opens the repo at the metastore's location, creating it (with its chunk location)
+    if there is none. An existing repo must keep its chunks where ``chunkstore`` says."""
+    from .errors import InvalidInputError, RepoExistsError
 
+    meta_loc = normalize_root(metastore_db.location)
+    chunk_loc = normalize_root(chunkstore.location)
+    args = OpenArgs(
+        normalize_options(metastore_db.storage_options, "MetastoreDatabase.storage_options"),
+        normalize_options(chunkstore.storage_options, "Chunkstore.storage_options"),
+    )
+    separate = chunk_loc != meta_loc
+    kwargs = args.open_kwargs()
+    if not _native.Repository.exists(meta_loc, args.storage_options):
+        try:
+            native = _native.Repository.create(meta_loc, chunk_location=chunk_loc if separate else None, **kwargs)
+            return native, args
+        except RepoExistsError:  # created concurrently
+            pass
+    native = _native.Repository.open(meta_loc, **kwargs)
+    recorded = native.config()["chunk_location"] or native.location
+    if recorded != (chunk_loc if separate else native.location):
         raise InvalidInputError(
-            "zarrlake stores chunks beside the metadata: the MetastoreDatabase and Chunkstore "
-            f"must name the same location (got {metastore_db.location!r} and "
-            f"{chunkstore.location!r})"
+            f"the repo at {meta_loc} keeps its chunks at {recorded}, not at {chunkstore.location}: "
+            "pass that location as the Chunkstore"
         )
-    if _native.Repository.exists(metastore_db.location):
-        return _native.Repository.open(metastore_db.location)
-    return _native.Repository.create(metastore_db.location)
+    return native, args
 
 
 class _RepoMethods:
@@ -77,6 +93,15 @@ class _RepoMethods:
     def session(self) -> LocalSession:
         """The current session."""
         return self._core.session
+
+    def request_counts(self, reset: bool = False) -> dict[str, int]:
+        """Storage requests this handle has made, per kind (``get``, ``put``, ``head``,
+        ``list``, ``delete``): what object storage bills for. A listing counts one request
+        per page of 1,000 keys. With ``reset``, counting starts again from zero."""
+        counts = self._core.native.request_counts()
+        if reset:
+            self._core.native.reset_request_counts()
+        return counts
 
     @property
     def store(self) -> ZarrlakeStore:
@@ -320,11 +345,13 @@ class AsyncRepo(_RepoMethods):
 
         Args:
             metastore_db: where the repo's metadata lives.
-            chunkstore: where its chunks live (the same location).
+            chunkstore: where its chunks live: the same location, or another bucket or
+                prefix (recorded in the repo when it is created).
             name: the repo's name, for display.
             author: name and email recorded on commits.
         """
-        self._core = RepoCore(_open_native(metastore_db, chunkstore), name, author, async_sessions=True)
+        native, open_args = _open_native(metastore_db, chunkstore)
+        self._core = RepoCore(native, name, author, async_sessions=True, open_args=open_args)
 
     @classmethod
     def _from_core(cls, core: RepoCore) -> AsyncRepo:

@@ -10,6 +10,7 @@ from rich.tree import Tree
 
 from . import _native
 from ._core import RepoCore
+from ._storage import OpenArgs
 from .store import ZarrlakeStore
 from .types import (
     Author,
@@ -28,7 +29,7 @@ from .types import (
 
 ASYNC_METHODS: tuple[str, ...]
 
-def _open_native(metastore_db: MetastoreDatabase, chunkstore: Chunkstore) -> _native.Repository: ...
+def _open_native(metastore_db: MetastoreDatabase, chunkstore: Chunkstore) -> tuple[_native.Repository, OpenArgs]: ...
 
 class _RepoMethods:
     _core: RepoCore
@@ -38,6 +39,7 @@ class _RepoMethods:
     def repo_name(self) -> str: ...
     @property
     def session(self) -> LocalSession: ...
+    def request_counts(self, reset: bool = ...) -> dict[str, int]: ...
     @property
     def store(self) -> ZarrlakeStore: ...
     @property

@@ -44,17 +44,21 @@ class Author:
 
 @dataclass(frozen=True)
 class MetastoreDatabase:
-    """Where a repo's metadata lives: a local directory, ``file://`` or ``memory://`` URL."""
+    """Where a repo's metadata lives: a local directory, ``file://``, ``memory://``,
+    ``s3://``, ``gs://`` or ``az://`` URL, with the client's ``storage_options``
+    (see :class:`zarrlake.Client`)."""
 
     location: str
+    storage_options: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
 class Chunkstore:
-    """Where a repo's chunks live. zarrlake keeps them beside the metadata, so this must
-    name the same location as the :class:`MetastoreDatabase`."""
+    """Where a repo's chunks live: the metadata's location, or another bucket or prefix.
+    A repo records its chunk location when it is created, so every opener finds it."""
 
     location: str
+    storage_options: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ pub async fn write_chunk(
     let hash = digest_of(method, &data).await?;
     let len = data.len() as u64;
     // Content-addressed: an existing object already holds exactly these bytes.
-    storage.put_if_absent(&chunk_key(&hash), data).await?;
+    storage.put_immutable(&chunk_key(&hash), data).await?;
     Ok(ChunkRef::Native { hash, len })
 }
 

@@ -43,6 +43,9 @@ pub enum Error {
     SourceChanged(String),
     #[error("{0}")]
     NotFound(String),
+    /// The storage lacks a capability zarrlake needs to write safely.
+    #[error("{0}")]
+    Unsupported(String),
     #[error("storage error: {0}")]
     Storage(String),
 }
@@ -67,6 +70,7 @@ impl Error {
             Error::VirtualNotAllowed(_) => "virtual_not_allowed",
             Error::SourceChanged(_) => "source_changed",
             Error::NotFound(_) => "not_found",
+            Error::Unsupported(_) => "unsupported_storage",
             Error::Storage(_) => "storage",
         }
     }
@@ -110,6 +114,7 @@ impl Error {
             Error::VirtualNotAllowed(m) => Error::VirtualNotAllowed(add(m)),
             Error::SourceChanged(m) => Error::SourceChanged(add(m)),
             Error::NotFound(m) => Error::NotFound(add(m)),
+            Error::Unsupported(m) => Error::Unsupported(add(m)),
             Error::Storage(m) => Error::Storage(add(m)),
         }
     }

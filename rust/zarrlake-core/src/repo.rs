@@ -13,7 +13,7 @@ use crate::format::codec::{self, Kind};
 use crate::format::{ChangeSummary, Commit, Manifest, ObjectId, RefVersion, RepoConfig, Snapshot};
 use crate::ref_names::{self, looks_like_commit_id, validate_ref_name, COMMIT_ID_LEN};
 use crate::refs::VersionedCells;
-use crate::storage::{Location, Storage};
+use crate::storage::{Location, RequestStats, Storage, StorageOptions};
 
 pub const CONFIG_KEY: &str = "zarrlake.json";
 
@@ -24,6 +24,8 @@ pub struct Repository {
 
 pub(crate) struct RepoInner {
     pub storage: Storage,
+    /// Where chunk objects live: `storage` itself, or the repo's separate chunk location.
+    pub chunk_storage: Storage,
     pub config: RepoConfig,
     pub hash: HashMethod,
     pub cells: VersionedCells,
@@ -33,6 +35,20 @@ pub(crate) struct RepoInner {
     changes: Cache<ObjectId, Arc<ChangeSummary>>,
     /// Virtual URL prefixes this client allows on top of the repo config's.
     virtual_allow: parking_lot::RwLock<Vec<String>>,
+}
+
+/// How to reach a repo's storage: client options for its location and, when the repo
+/// keeps chunks elsewhere, for that location (the same options when `None`).
+#[derive(Clone, Debug, Default)]
+pub struct OpenOptions {
+    pub storage: StorageOptions,
+    pub chunk_storage: Option<StorageOptions>,
+}
+
+impl OpenOptions {
+    fn chunk_options(&self) -> &StorageOptions {
+        self.chunk_storage.as_ref().unwrap_or(&self.storage)
+    }
 }
 
 /// What a ref names: a commit (none for an empty `main`) and, for a branch, its name.
@@ -50,6 +66,7 @@ pub struct Author {
 }
 
 const BRANCHES_DIR: &str = "refs/branches";
+const CHUNKS_DIR: &str = "chunks";
 const TAGS_DIR: &str = "refs/tags";
 const COMMITS_DIR: &str = "commits";
 /// The top-level directories of a repo's objects.
@@ -81,12 +98,17 @@ impl std::fmt::Debug for Repository {
 }
 
 impl Repository {
-    fn from_parts(storage: Storage, config: RepoConfig) -> Result<Self> {
+    fn from_parts(storage: Storage, config: RepoConfig, opts: &OpenOptions) -> Result<Self> {
         let hash = HashMethod::parse(&config.hash_method)?;
+        let chunk_storage = match &config.chunk_location {
+            None => storage.clone(),
+            Some(url) => Storage::open_with(&Location::parse(url)?, opts.chunk_options(), storage.stats().clone())?,
+        };
         Ok(Repository {
             inner: Arc::new(RepoInner {
                 cells: VersionedCells::new(storage.clone()),
                 storage,
+                chunk_storage,
                 config,
                 hash,
                 commits: Cache::new(10_000),
@@ -98,38 +120,63 @@ impl Repository {
         })
     }
 
+    fn storage_at(location: &str, opts: &OpenOptions) -> Result<(Location, Storage)> {
+        let loc = Location::parse(location)?;
+        let storage = Storage::open_with(&loc, &opts.storage, Arc::new(RequestStats::default()))?;
+        Ok((loc, storage))
+    }
+
     /// Creates a repo. Fails with `RepoExists` if one is already there.
     pub async fn create(location: &str, config: RepoConfig) -> Result<Self> {
+        Self::create_with(location, config, &OpenOptions::default()).await
+    }
+
+    pub async fn create_with(location: &str, mut config: RepoConfig, opts: &OpenOptions) -> Result<Self> {
         config.validate()?;
-        let loc = Location::parse(location)?;
-        let storage = Storage::open(&loc)?;
+        let (loc, storage) = Self::storage_at(location, opts)?;
+        if let Some(chunks) = &config.chunk_location {
+            let chunks = Location::parse(chunks)?;
+            if chunks == loc {
+                return Err(Error::InvalidInput(format!(
+                    "the chunk location {chunks} is the repo location itself: leave it unset to keep chunks in the repo"
+                )));
+            }
+            // Recorded absolute: every opener, whatever its working directory, finds it.
+            config.chunk_location = Some(chunks.to_string());
+        }
         if storage.get(CONFIG_KEY).await?.is_none() && loc.is_local_dir_nonempty() {
             return Err(Error::InvalidInput(format!(
                 "cannot create a repo at {loc}: the directory is not empty and holds no zarrlake repo"
             )));
         }
+        // Built before the settings are stored: a bad chunk location writes nothing.
+        let repo = Self::from_parts(storage.clone(), config.clone(), opts)?;
         if !storage.put_if_absent(CONFIG_KEY, config.to_json()?).await? {
             return Err(Error::RepoExists(format!("a repo already exists at {loc}")));
         }
-        Self::from_parts(storage, config)
+        Ok(repo)
     }
 
     /// Opens an existing repo, `RepoNotFound` if there is none.
     pub async fn open(location: &str) -> Result<Self> {
+        Self::open_with(location, &OpenOptions::default()).await
+    }
+
+    pub async fn open_with(location: &str, opts: &OpenOptions) -> Result<Self> {
         let loc = Location::parse(location)?;
         if let Location::Local(p) = &loc {
             if !p.join(CONFIG_KEY).exists() && !loc.is_local_dir_nonempty() {
                 return Err(Error::RepoNotFound(format!("no zarrlake repo at {loc}")));
             }
         }
-        let storage = Storage::open(&loc)?;
+        let (loc, storage) = Self::storage_at(location, opts)?;
         let Some(bytes) = storage.get(CONFIG_KEY).await? else {
             return Err(Self::missing_config(&storage, &loc).await);
         };
         let config = RepoConfig::from_json(CONFIG_KEY, &bytes)?;
         // Here and not in `create`: a new repo holds no dead writers' files.
         storage.collect_stale_temp_files();
-        Self::from_parts(storage, config)
+        Self::from_parts(storage, config, opts)
     }
 
     /// No settings file: no repo, unless repo objects are there, which lost it.
@@ -145,20 +192,89 @@ impl Repository {
     }
 
     pub async fn exists(location: &str) -> Result<bool> {
+        Self::exists_with(location, &StorageOptions::new()).await
+    }
+
+    pub async fn exists_with(location: &str, options: &StorageOptions) -> Result<bool> {
         let loc = Location::parse(location)?;
         if let Location::Local(p) = &loc {
             return Ok(p.join(CONFIG_KEY).exists());
         }
-        Storage::open(&loc)?.exists(CONFIG_KEY).await
+        Storage::open_with(&loc, options, Arc::default())?.exists(CONFIG_KEY).await
     }
 
-    /// Deletes the repo and everything in it.
-    pub async fn delete(location: &str) -> Result<()> {
+    /// Checks a location and its options without a request: the scheme, the options'
+    /// names and values, and that options are given only where they mean something.
+    pub fn check_location(location: &str, options: &StorageOptions) -> Result<()> {
         let loc = Location::parse(location)?;
-        if !Self::exists(location).await? {
-            return Err(Error::RepoNotFound(format!("no zarrlake repo at {loc}")));
+        if let Location::Cloud(_) = loc {
+            return Storage::open_with(&loc, options, Arc::default()).map(|_| ());
         }
-        Storage::open(&loc)?.delete_all().await
+        if let Some(k) = options.keys().find(|k| k.as_str() != crate::storage::MAX_CONCURRENCY_OPTION) {
+            return Err(Error::InvalidInput(format!(
+                "storage option '{k}' applies to object storage (s3://, gs://, az://), not to {loc}"
+            )));
+        }
+        crate::storage::max_concurrency(options).map(|_| ())
+    }
+
+    /// The names of the repos directly below `root`, sorted: each directory that holds
+    /// a settings file.
+    pub async fn list(root: &str, options: &StorageOptions) -> Result<Vec<String>> {
+        let loc = Location::parse(root)?;
+        if let Location::Local(p) = &loc {
+            if !p.is_dir() {
+                return Ok(Vec::new());
+            }
+        }
+        let storage = Storage::open_with(&loc, options, Arc::default())?;
+        let dirs = storage.list_dirs("").await?;
+        let found = futures::future::try_join_all(dirs.iter().map(|d| {
+            let storage = storage.clone();
+            async move { storage.exists(&format!("{d}/{CONFIG_KEY}")).await }
+        }))
+        .await?;
+        Ok(dirs.into_iter().zip(found).filter(|(_, f)| *f).map(|(d, _)| d).collect())
+    }
+
+    /// Deletes the repo and everything in it, its separate chunk location included;
+    /// `progress(done, total)` follows the objects deleted.
+    pub async fn delete(location: &str) -> Result<()> {
+        Self::delete_with(location, &OpenOptions::default(), &|_, _| {}).await
+    }
+
+    pub async fn delete_with(
+        location: &str,
+        opts: &OpenOptions,
+        progress: &(dyn Fn(usize, usize) + Send + Sync),
+    ) -> Result<()> {
+        if let Location::Local(p) = Location::parse(location)? {
+            if !p.join(CONFIG_KEY).is_file() {
+                return Err(Error::RepoNotFound(format!("no zarrlake repo at {}", p.display())));
+            }
+        }
+        let (loc, storage) = Self::storage_at(location, opts)?;
+        let Some(bytes) = storage.get(CONFIG_KEY).await? else {
+            return Err(Error::RepoNotFound(format!("no zarrlake repo at {loc}")));
+        };
+        // Chunks first: the settings that name their location go last.
+        if let Ok(config) = RepoConfig::from_json(CONFIG_KEY, &bytes) {
+            if let Some(url) = &config.chunk_location {
+                let chunks = Storage::open_with(&Location::parse(url)?, opts.chunk_options(), Arc::default())?;
+                let keys = chunks.list(CHUNKS_DIR).await?;
+                chunks.delete_many(&keys, &|_| {}).await?;
+            }
+        }
+        storage.delete_all(CONFIG_KEY, progress).await
+    }
+
+    /// Requests this handle has made, per kind (`get`, `put`, `head`, `list`, `delete`).
+    pub fn request_counts(&self) -> Vec<(&'static str, u64)> {
+        self.inner.storage.stats().snapshot()
+    }
+
+    pub fn reset_request_counts(&self) {
+        self.inner.storage.stats().reset();
     }
 
     pub fn config(&self) -> &RepoConfig {
@@ -188,6 +304,10 @@ impl Repository {
 
     pub(crate) fn storage(&self) -> &Storage {
         &self.inner.storage
+    }
+
+    pub(crate) fn chunk_storage(&self) -> &Storage {
+        &self.inner.chunk_storage
     }
 
     // ---- immutable objects, cached -------------------------------------------------

@@ -24,6 +24,7 @@ fn class_name(kind: &str) -> &'static str {
         "virtual_not_allowed" => "VirtualAccessError",
         "source_changed" => "SourceChangedError",
         "not_found" => "ObjectNotFoundError",
+        "unsupported_storage" => "UnsupportedStorageError",
         _ => "StorageError",
     }
 }

@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 
 use pyo3::prelude::*;
+use zarrlake_core::repo::OpenOptions;
+use zarrlake_core::storage::StorageOptions;
 use zarrlake_core::{Author, ObjectId, RepoConfig, Repository};
 
 use crate::convert::{commit_dict, opt_id, parse_id, session_info_tuple, CommitDict, SessionInfoTuple};
@@ -10,42 +12,117 @@ use crate::errors::PyCoreError;
 use crate::runtime::block;
 use crate::session::PySession;
 
+fn open_options(storage: Option<StorageOptions>, chunk_storage: Option<StorageOptions>) -> OpenOptions {
+    OpenOptions {
+        storage: storage.unwrap_or_default(),
+        chunk_storage,
+    }
+}
+
 #[pyclass(name = "Repository", module = "zarrlake._native", frozen, skip_from_py_object)]
 pub struct PyRepository(pub Repository);
 
 #[pymethods]
 impl PyRepository {
     #[staticmethod]
-    #[pyo3(signature = (location, hash_method="blake3", inline_threshold=512, virtual_prefixes=Vec::new()))]
+    #[pyo3(signature = (
+        location,
+        hash_method="blake3",
+        inline_threshold=512,
+        virtual_prefixes=Vec::new(),
+        chunk_location=None,
+        storage_options=None,
+        chunk_storage_options=None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn create(
         py: Python<'_>,
         location: String,
         hash_method: &str,
         inline_threshold: u64,
         virtual_prefixes: Vec<String>,
+        chunk_location: Option<String>,
+        storage_options: Option<StorageOptions>,
+        chunk_storage_options: Option<StorageOptions>,
     ) -> PyResult<Self> {
         let config = RepoConfig {
             hash_method: hash_method.to_string(),
             inline_threshold,
             virtual_prefixes,
+            chunk_location,
             ..RepoConfig::default()
         };
-        block(py, Repository::create(&location, config)).map(PyRepository)
+        let opts = open_options(storage_options, chunk_storage_options);
+        block(py, Repository::create_with(&location, config, &opts)).map(PyRepository)
     }
 
     #[staticmethod]
-    fn open(py: Python<'_>, location: String) -> PyResult<Self> {
-        block(py, Repository::open(&location)).map(PyRepository)
+    #[pyo3(signature = (location, storage_options=None, chunk_storage_options=None))]
+    fn open(
+        py: Python<'_>,
+        location: String,
+        storage_options: Option<StorageOptions>,
+        chunk_storage_options: Option<StorageOptions>,
+    ) -> PyResult<Self> {
+        let opts = open_options(storage_options, chunk_storage_options);
+        block(py, Repository::open_with(&location, &opts)).map(PyRepository)
     }
 
     #[staticmethod]
-    fn exists(py: Python<'_>, location: String) -> PyResult<bool> {
-        block(py, Repository::exists(&location))
+    #[pyo3(signature = (location, storage_options=None))]
+    fn exists(py: Python<'_>, location: String, storage_options: Option<StorageOptions>) -> PyResult<bool> {
+        block(py, Repository::exists_with(&location, &storage_options.unwrap_or_default()))
     }
 
+    /// Raises unless `location` and `storage_options` are usable (no request is made).
     #[staticmethod]
-    fn delete(py: Python<'_>, location: String) -> PyResult<()> {
-        block(py, Repository::delete(&location))
+    #[pyo3(signature = (location, storage_options=None))]
+    fn check_location(location: String, storage_options: Option<StorageOptions>) -> PyResult<()> {
+        Repository::check_location(&location, &storage_options.unwrap_or_default()).map_err(|e| PyCoreError(e).into())
+    }
+
+    /// Names of the repos directly below `root`.
+    #[staticmethod]
+    #[pyo3(signature = (root, storage_options=None))]
+    fn list(py: Python<'_>, root: String, storage_options: Option<StorageOptions>) -> PyResult<Vec<String>> {
+        block(py, Repository::list(&root, &storage_options.unwrap_or_default()))
+    }
+
+    /// Deletes the repo; `progress(done, total)` is called as objects are deleted.
+    #[staticmethod]
+    #[pyo3(signature = (location, storage_options=None, chunk_storage_options=None, progress=None))]
+    fn delete(
+        py: Python<'_>,
+        location: String,
+        storage_options: Option<StorageOptions>,
+        chunk_storage_options: Option<StorageOptions>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<()> {
+        let opts = open_options(storage_options, chunk_storage_options);
+        let report = move |done: usize, total: usize| {
+            if let Some(cb) = &progress {
+                // A failing progress display must not stop the delete.
+                Python::attach(|py| {
+                    if let Err(e) = cb.call1(py, (done, total)) {
+                        e.write_unraisable(py, None);
+                    }
+                });
+            }
+        };
+        block(py, Repository::delete_with(&location, &opts, &report))
+    }
+
+    /// Requests made through this handle so far, per kind.
+    fn request_counts(&self) -> HashMap<String, u64> {
+        self.0
+            .request_counts()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
+    }
+
+    fn reset_request_counts(&self) {
+        self.0.reset_request_counts();
     }
 
     #[getter]
@@ -75,6 +152,14 @@ impl PyRepository {
             m.insert(
                 "inline_threshold".to_string(),
                 c.inline_threshold
+                    .into_pyobject(py)
+                    .map(|o| o.into_any().unbind())
+                    .unwrap_or_else(|_| py.None()),
+            );
+            m.insert(
+                "chunk_location".to_string(),
+                c.chunk_location
+                    .clone()
                     .into_pyobject(py)
                     .map(|o| o.into_any().unbind())
                     .unwrap_or_else(|_| py.None()),

@@ -16,6 +16,10 @@ pub struct RepoConfig {
     /// URL prefixes virtual references may be read from.
     #[serde(default)]
     pub virtual_prefixes: Vec<String>,
+    /// Where chunk objects live when not in the repo itself (another bucket or prefix),
+    /// as a location URL. Never credentials: those come from each opener's options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_location: Option<String>,
     /// Written with the file and checked when it is read, so a damaged setting (a flipped
     /// digit in `inline_threshold`, say) is an error rather than a different setting.
     /// Always `None` in memory.
@@ -30,6 +34,7 @@ impl Default for RepoConfig {
             hash_method: "blake3".into(),
             inline_threshold: 512,
             virtual_prefixes: Vec::new(),
+            chunk_location: None,
             checksum: None,
         }
     }
@@ -42,6 +47,9 @@ impl RepoConfig {
                 "unknown hash method '{}': use 'sha256' or 'blake3'",
                 self.hash_method
             )));
+        }
+        if let Some(url) = &self.chunk_location {
+            crate::storage::Location::parse(url)?;
         }
         if self.inline_threshold > MAX_INLINE_THRESHOLD {
             return Err(Error::InvalidInput(format!(

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
 use parking_lot::RwLock;
 
 use crate::chunks;
@@ -34,6 +35,11 @@ use state::{abandoned_error, ensure_open, info_key};
 pub const DEFAULT_EXPIRY_MICROS: i64 = 24 * 3600 * 1_000_000;
 pub const MAX_EXPIRY_MICROS: i64 = 7 * 24 * 3600 * 1_000_000;
 /// What a detached checkout is told, and what commit says there.
+/// Chunk writes and reads one batch issues at once: well above the storage's in-flight
+/// bound, which is what limits them.
+const WRITE_CONCURRENCY: usize = 256;
+const READ_CONCURRENCY: usize = 256;
+
 pub const NOT_ON_BRANCH: &str = "You are not on a branch tip, so you can't commit changes.";
 
 /// A byte range request, resolved against the value's length when read.
@@ -380,7 +386,7 @@ impl Session {
             return Ok(Value::Meta(data));
         }
         let repo = &self.inner.repo;
-        let r = chunks::write_chunk(repo.storage(), repo.inner.hash, repo.config().inline_threshold, data).await?;
+        let r = chunks::write_chunk(repo.chunk_storage(), repo.inner.hash, repo.config().inline_threshold, data).await?;
         Ok(Value::Chunk(r))
     }
 
@@ -419,11 +425,14 @@ impl Session {
                 metadata_doc::check(k, data)?;
             }
         }
-        let mut records = Vec::with_capacity(items.len());
-        for (k, data) in items {
+        // Chunk puts run concurrently; the storage bounds what is in flight.
+        let records: Vec<_> = futures::stream::iter(items.into_iter().map(|(k, data)| async move {
             let v = self.to_value(&k, data).await?;
-            records.push((k, Some(v)));
-        }
+            Ok::<_, Error>((k, Some(v)))
+        }))
+        .buffered(WRITE_CONCURRENCY)
+        .try_collect()
+        .await?;
         self.record(records).await
     }
 
@@ -519,7 +528,7 @@ impl Session {
                     ChunkRef::Virtual { .. } => {
                         crate::virtual_read::read(&self.inner.repo, key, &r, rg).await.map(Some)
                     }
-                    _ => chunks::read_chunk(self.inner.repo.storage(), self.inner.repo.inner.hash, key, &r, rg)
+                    _ => chunks::read_chunk(self.inner.repo.chunk_storage(), self.inner.repo.inner.hash, key, &r, rg)
                         .await
                         .map(Some),
                 }
@@ -530,7 +539,6 @@ impl Session {
     /// Values of many keys, in order; `None` where absent.
     /// Virtual chunks are read through the coalescing reader.
     pub async fn get_many(&self, requests: Vec<(String, Option<ByteRange>)>) -> Result<Vec<Option<Bytes>>> {
-        use futures::{StreamExt, TryStreamExt};
         let keys: Vec<String> = requests.iter().map(|(k, _)| k.clone()).collect();
         let values: Vec<Option<Value>> = futures::stream::iter(keys.into_iter().map(|k| {
             let me = self.clone();
@@ -539,7 +547,7 @@ impl Session {
                 me.lookup(&k).await
             }
         }))
-        .buffered(32)
+        .buffered(READ_CONCURRENCY)
         .try_collect()
         .await?;
         crate::virtual_read::read_values(&self.inner.repo, requests, values).await

@@ -1,4 +1,5 @@
-//! Where a repo lives: a local directory or an in-process memory store.
+//! Where a repo lives: a local directory, an in-process memory store, or a bucket prefix
+//! on object storage (`s3://`, `gs://`, `az://`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -10,6 +11,7 @@ use object_store::memory::InMemory;
 use object_store::ObjectStore;
 use parking_lot::Mutex;
 
+use super::cloud::{CloudLocation, CloudScheme, StorageOptions};
 use crate::error::{Error, Result};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -17,6 +19,8 @@ pub enum Location {
     Local(PathBuf),
     /// `memory://<name>`: shared by every handle in this process with the same name.
     Memory(String),
+    /// A prefix in a bucket; its client options travel beside it, never inside it.
+    Cloud(CloudLocation),
 }
 
 type MemoryStores = Mutex<HashMap<String, Arc<dyn ObjectStore>>>;
@@ -40,16 +44,24 @@ impl Location {
             }
             return Ok(Location::Memory(rest.trim_end_matches('/').to_string()));
         }
+        if let Some((scheme, rest)) = s.split_once("://") {
+            if let Some(cloud) = CloudScheme::from_scheme(scheme) {
+                return Ok(Location::Cloud(CloudLocation::parse(cloud, rest, s)?));
+            }
+            if scheme != "file" {
+                return Err(Error::InvalidInput(format!(
+                    "unsupported repo location '{s}': use a local path, file://, memory://, s3://, gs:// or az://"
+                )));
+            }
+        } else if looks_like_url(s) {
+            // `s3:/bucket` or `s3:bucket` would otherwise become a local directory `s3:`.
+            return Err(Error::InvalidInput(format!(
+                "repo location '{s}' looks like a URL without '//': write <scheme>://..."
+            )));
+        }
         let path = s.strip_prefix("file://").unwrap_or(s);
         if path.is_empty() {
             return Err(Error::InvalidInput("empty repo location".into()));
-        }
-        if let Some((scheme, _)) = s.split_once("://") {
-            if scheme != "file" {
-                return Err(Error::InvalidInput(format!(
-                    "unsupported repo location '{s}': use a local path, file:// or memory://"
-                )));
-            }
         }
         let path = PathBuf::from(path);
         let abs = if path.is_absolute() {
@@ -62,7 +74,8 @@ impl Location {
         Ok(Location::Local(abs))
     }
 
-    pub(crate) fn object_store(&self) -> Result<(Arc<dyn ObjectStore>, String)> {
+    /// The store and the prefix in it; `options` apply to cloud locations only.
+    pub(crate) fn object_store(&self, options: &StorageOptions) -> Result<(Arc<dyn ObjectStore>, String)> {
         match self {
             Location::Local(path) => {
                 std::fs::create_dir_all(path)
@@ -77,6 +90,24 @@ impl Location {
                     .or_insert_with(|| Arc::new(InMemory::new()) as Arc<dyn ObjectStore>);
                 Ok((store.clone(), String::new()))
             }
+            Location::Cloud(c) => Ok((super::cloud::client(c, options)?, c.prefix.clone())),
+        }
+    }
+
+    /// The location `name` levels below this one (`org/repo` below a client root).
+    pub fn join(&self, name: &str) -> Location {
+        let name = name.trim_matches('/');
+        match self {
+            Location::Local(p) => Location::Local(p.join(name)),
+            Location::Memory(n) => Location::Memory(format!("{n}/{name}")),
+            Location::Cloud(c) => Location::Cloud(CloudLocation {
+                prefix: if c.prefix.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{}/{name}", c.prefix)
+                },
+                ..c.clone()
+            }),
         }
     }
 
@@ -91,6 +122,8 @@ impl Location {
                 memory_stores().lock().remove(name);
                 Ok(())
             }
+            // A bucket prefix is gone with its last object.
+            Location::Cloud(_) => Ok(()),
         }
     }
 
@@ -101,9 +134,17 @@ impl Location {
             Location::Local(p) => std::fs::read_dir(p)
                 .map(|d| d.flatten().any(|e| e.file_name() != super::temp::TEMP_DIR))
                 .unwrap_or(false),
-            Location::Memory(_) => false,
+            Location::Memory(_) | Location::Cloud(_) => false,
         }
     }
+}
+
+/// `s3:/x`, `memory:x`: a known scheme followed by ':' but not by "//".
+fn looks_like_url(s: &str) -> bool {
+    s.split_once(':').is_some_and(|(head, _)| {
+        let head = head.to_ascii_lowercase();
+        CloudScheme::from_scheme(&head).is_some() || head == "file" || head == "memory"
+    })
 }
 
 impl fmt::Display for Location {
@@ -111,6 +152,7 @@ impl fmt::Display for Location {
         match self {
             Location::Local(p) => write!(f, "{}", p.display()),
             Location::Memory(n) => write!(f, "memory://{n}"),
+            Location::Cloud(c) => write!(f, "{c}"),
         }
     }
 }

@@ -59,7 +59,7 @@ pub async fn read_values(
             Some(Value::Chunk(r)) => native.push((i, key, r, range)),
         }
     }
-    let storage = repo.storage().clone();
+    let storage = repo.chunk_storage().clone();
     let hash = repo.inner.hash;
     let natives: Vec<(usize, Bytes)> = futures::stream::iter(native.into_iter().map(|(i, key, r, range)| {
         let storage = storage.clone();
