@@ -22,6 +22,7 @@ from rich.tree import Tree
 
 from . import _native
 from ._core import RepoCore
+from ._storage import OpenArgs
 from .store import ZarrlakeStore
 from .types import (
     Author,
@@ -40,7 +41,9 @@ from .types import (
 
 ASYNC_METHODS: tuple[str, ...]
 
-def _open_native(metastore_db: MetastoreDatabase, chunkstore: Chunkstore) -> _native.Repository: ...
+def _open_native(
+    metastore_db: MetastoreDatabase, chunkstore: Chunkstore
+) -> tuple[_native.Repository, OpenArgs]: ...
 '''
 
 STUB = pathlib.Path(__file__).resolve().parents[1] / "python" / "zarrlake" / "repo.pyi"

@@ -47,6 +47,7 @@ def make_client(request, backend: str, tmp_path, **kwargs) -> zarrlake.Client:
     if backend == "memory":
         return zarrlake.Client(f"memory://test-{n}", **kwargs)
     server = request.getfixturevalue("moto_s3")
+    server.create_bucket(S3_BUCKET)  # again: moto's state is per process, and a test may reset it
     return zarrlake.Client(f"s3://{S3_BUCKET}/t{n}", storage_options=s3_options(server), **kwargs)
 
 
@@ -55,27 +56,11 @@ def fresh_client(client: zarrlake.Client) -> zarrlake.Client:
     return zarrlake.Client(client.root, author=client.author, storage_options=client._open.storage_options)
 
 
-def object_keys(client: zarrlake.Client, below: str) -> list[str]:
-    """The object keys under ``<root>/<below>`` of a local or s3 client, sorted."""
-    from pathlib import Path
-
-    if client.root.startswith("s3://"):
-        import boto3
-
-        bucket, _, prefix = client.root.removeprefix("s3://").partition("/")
-        opts = client._open.storage_options or {}
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=opts["endpoint"],
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            region_name="us-east-1",
-        )
-        full = f"{prefix}/{below}/"
-        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=full)
-        return sorted(o["Key"].removeprefix(full) for page in pages for o in page.get("Contents", []))
-    base = Path(client.root, below)
-    return sorted(str(p.relative_to(base)) for p in base.rglob("*") if p.is_file())
+def object_keys(repo, below: str = "") -> list[str]:
+    """The keys of the repo's objects under ``below`` (relative to it), sorted, on any backend."""
+    prefix = below.strip("/")
+    keys = repo._core.native.object_keys(prefix)
+    return [k.removeprefix(prefix).lstrip("/") for k in keys]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -86,6 +71,12 @@ def backend(request) -> str:
 @pytest.fixture
 def client(request, backend, tmp_path) -> zarrlake.Client:
     return make_client(request, backend, tmp_path)
+
+
+@pytest.fixture(params=[b for b in BACKENDS if b != "memory"])
+def shared_client(request, tmp_path) -> zarrlake.Client:
+    """A client on a backend that other processes can open too (memory:// is per process)."""
+    return make_client(request, request.param, tmp_path)
 
 
 @pytest.fixture

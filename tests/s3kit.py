@@ -31,7 +31,7 @@ from xml.sax.saxutils import escape
 DUMMY_KEY = "testing"
 DEFAULT_REGION = "us-east-1"
 
-FaultKind = Literal["fail", "delay", "reset", "drop_response"]
+FaultKind = Literal["fail", "delay", "reset", "drop_response", "strip_header"]
 
 
 def s3_client(endpoint: str, *, total_attempts: int | None = None, region: str = DEFAULT_REGION, **config: Any) -> Any:
@@ -141,8 +141,10 @@ class MotoS3:
         return s3_client(endpoint or self.endpoint, total_attempts=total_attempts, region=self.region, **config)
 
     def create_bucket(self, name: str) -> None:
-        """Creates ``name`` directly on moto (no proxy in between)."""
-        self.client().create_bucket(Bucket=name)
+        """Creates ``name`` directly on moto (no proxy in between); an existing one is kept."""
+        if getattr(self, "_admin", None) is None:
+            self._admin = self.client()
+        self._admin.create_bucket(Bucket=name)
 
     def env(self, endpoint: str | None = None) -> dict[str, str]:
         """Env vars for object_store-based clients; ``endpoint`` overrides moto's (e.g. a proxy)."""
@@ -200,6 +202,7 @@ class ProxyStats:
     requests: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
     connections: int = 0  # client connections accepted (shows whether clients reuse them)
+    max_in_flight: int = 0  # most requests being handled at once (a client's concurrency)
 
     @property
     def total_requests(self) -> int:
@@ -345,6 +348,9 @@ class FaultProxy:
         self._requests: Counter[str] = Counter()
         self._faults: Counter[str] = Counter()
         self._connections = 0
+        self._in_flight = 0
+        self._max_in_flight = 0
+        self._local = threading.local()
         self._stopping = threading.Event()
         self._socks: set[socket.socket] = set()
         self._threads: set[threading.Thread] = set()
@@ -403,6 +409,20 @@ class FaultProxy:
         """Forwards the request (it takes effect), then resets the client instead of answering."""
         return self._add(FaultRule("drop_response"), method, path, count, probability)
 
+    def strip_header(
+        self,
+        header: str,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        count: int | None = None,
+        probability: float | None = None,
+    ) -> FaultRule:
+        """Forwards the request without ``header``: a server that ignores, say, ``If-None-Match``."""
+        rule = FaultRule("strip_header")
+        rule.code = header.lower()
+        return self._add(rule, method, path, count, probability)
+
     def clear(self) -> None:
         """Removes all fault rules (counters are kept; see ``clear_stats``)."""
         with self._lock:
@@ -413,12 +433,13 @@ class FaultProxy:
             self._requests.clear()
             self._faults.clear()
             self._connections = 0
+            self._max_in_flight = 0
 
     @property
     def stats(self) -> ProxyStats:
         """A consistent snapshot of the counters."""
         with self._lock:
-            return ProxyStats(Counter(self._requests), Counter(self._faults), self._connections)
+            return ProxyStats(Counter(self._requests), Counter(self._faults), self._connections, self._max_in_flight)
 
     @property
     def rules(self) -> list[FaultRule]:
@@ -538,6 +559,24 @@ class FaultProxy:
         head = _read_head(rfile)
         if head is None:
             return False
+        with self._lock:
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+        self._local.answered = False
+        try:
+            return self._handle(sock, rfile, head)
+        finally:
+            self._answered()
+
+    def _answered(self) -> None:
+        """Ends this thread's request for the in-flight gauge, once, before the client can
+        see the answer (and send its next request)."""
+        if not getattr(self._local, "answered", True):
+            self._local.answered = True
+            with self._lock:
+                self._in_flight -= 1
+
+    def _handle(self, sock: socket.socket, rfile: Any, head: _Head) -> bool:
         parts = head.start_line.split(b" ")
         if len(parts) != 3 or not parts[2].startswith(b"HTTP/1."):
             raise _ProtocolError("bad request line")
@@ -564,6 +603,11 @@ class FaultProxy:
         if rule.kind == "fail":
             self._send_error(sock, rule, method, target, keep_alive)
             return keep_alive
+        if rule.kind == "strip_header":
+            drop = (rule.code or "").encode("latin-1")
+            kept = [line for line in head.lines if line.partition(b":")[0].strip().lower() != drop]
+            request = b"\r\n".join([head.start_line, *kept]) + b"\r\n\r\n" + bytes(body)
+            return self._forward(request, method, sock, keep_alive, deliver=True)
         if rule.kind == "delay":
             if self._stopping.wait(rule.seconds):
                 raise _Abort
@@ -595,6 +639,7 @@ class FaultProxy:
         if not keep_alive:
             lines.append("Connection: close")
         out = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self._answered()
         sock.sendall(out if method == "HEAD" else out + body)
 
     def _forward(self, request: bytes, method: str, client: socket.socket, keep_alive: bool, *, deliver: bool) -> bool:
@@ -625,6 +670,7 @@ class FaultProxy:
                         return
                     pending.extend(data)
                     if len(pending) >= 1 << 16:
+                        self._answered()
                         client.sendall(pending)
                         pending.clear()
 
@@ -646,5 +692,6 @@ class FaultProxy:
                     while chunk := urfile.read1(1 << 16):
                         sink(chunk)
                 if deliver and pending:
+                    self._answered()
                     client.sendall(pending)
                 return keep

@@ -60,7 +60,9 @@ def test_bad_refs_and_names(repo):
         repo.checkout(expires_in=5)  # type: ignore[arg-type]
 
 
-def test_corrupt_objects_give_clear_errors(client, repo):
+def test_corrupt_objects_give_clear_errors(local_client):
+    client = local_client
+    repo = client.create_repo("org/repo")
     put(repo, "arr/c/0", b"y" * 1000)
     cid = repo.commit("c")
     root = pathlib.Path(client.root) / "org" / "repo"
@@ -75,7 +77,9 @@ def test_corrupt_objects_give_clear_errors(client, repo):
         client.get_repo("org/repo")
 
 
-def test_missing_chunk_object_is_reported(client, repo):
+def test_missing_chunk_object_is_reported(local_client):
+    client = local_client
+    repo = client.create_repo("org/repo")
     put(repo, "arr/c/0", b"z" * 1000)
     repo.commit("c")
     root = pathlib.Path(client.root) / "org" / "repo"

@@ -28,7 +28,7 @@ def test_async_method_mirrors_sync_one(name):
 
 
 def test_every_management_method_is_async():
-    shared_sync = {"store", "root_group", "to_xarray", "session", "repo_name"}
+    shared_sync = {"store", "root_group", "to_xarray", "session", "repo_name", "request_counts"}
     assert _public(zarrlake.AsyncRepo) - shared_sync == set(ASYNC_METHODS)
 
 

@@ -111,7 +111,7 @@ def test_fork_pool_writes_through_pickled_repo(client: zarrlake.Client) -> None:
         return
     # Each task joined the session with a writer of its own: sibling children must not
     # draw the same writer id from the random state they inherited.
-    fragments = object_keys(client, f"org/fork/sessions/{session_id}/fragments")
+    fragments = object_keys(repo, f"sessions/{session_id}/fragments")
     assert len({k.split("/")[0] for k in fragments}) == WORKERS
     assert repo.commit("children's chunks") is not None
     repo.checkout("main")

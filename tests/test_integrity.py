@@ -13,6 +13,12 @@ import zarrlake
 from conftest import put
 
 
+@pytest.fixture
+def client(local_client) -> zarrlake.Client:
+    """These tests damage the repo's files on disk (the corruption table covers every kind)."""
+    return local_client
+
+
 def _repo_dir(client: zarrlake.Client, name: str) -> pathlib.Path:
     return pathlib.Path(client.root) / name
 

@@ -92,7 +92,8 @@ def _worker_write(state: bytes, key: str) -> None:
     p(repo, key, key.encode())
 
 
-def test_join_from_other_processes(repo):
+def test_join_from_other_processes(shared_client):
+    repo = shared_client.create_repo("org/repo")
     state = pickle.dumps(repo)
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_worker_write, args=(state, f"w{i}/c/0")) for i in range(3)]

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import zarrlake
+from conftest import make_client
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import rule, run_state_machine_as_test
 from zarr.abc.store import SupportsDeleteSync, SupportsGetSync, SupportsSetSync
@@ -35,6 +36,12 @@ _counter = itertools.count()
 def _new_memory_repo() -> zarrlake.Repo:
     client = zarrlake.Client(f"memory://store-conformance-{next(_counter)}")
     return client.create_repo("org/store")
+
+
+@pytest.fixture(params=["memory", "s3"])
+def new_repo(request: pytest.FixtureRequest, tmp_path: Any):
+    """A factory of fresh repos on each backend (one per hypothesis example)."""
+    return lambda: make_client(request, request.param, tmp_path).create_repo("org/store")
 
 
 class JsonDocumentBuffer(CpuBuffer):
@@ -103,13 +110,21 @@ class TestZarrlakeStoreMemory(TestZarrlakeStore):
         return {"repo": _new_memory_repo()}
 
 
+class TestZarrlakeStoreS3(TestZarrlakeStore):
+    """The same suite on an ``s3://`` repo (moto's server on 127.0.0.1)."""
+
+    @pytest.fixture
+    def store_kwargs(self, request: pytest.FixtureRequest, tmp_path: Any) -> dict[str, Any]:
+        return {"repo": make_client(request, "s3", tmp_path).create_repo("org/store")}
+
+
 class TestZarrlakeStoreJoined(TestZarrlakeStore):
     """The same suite on a repo opened with ``checkout=False`` that joined a session by id:
     ``join_session`` makes the joined session the repo's current one."""
 
-    @pytest.fixture
-    def store_kwargs(self, tmp_path: Any) -> dict[str, Any]:
-        client = zarrlake.Client(tmp_path / "lake")
+    @pytest.fixture(params=["local", "s3"])
+    def store_kwargs(self, request: pytest.FixtureRequest, tmp_path: Any) -> dict[str, Any]:
+        client = make_client(request, request.param, tmp_path)
         session_id = client.create_repo("org/store").session.id
         repo = client.get_repo("org/store", checkout=False)
         repo.join_session(session_id)
@@ -160,16 +175,16 @@ class CommittingStoreMachine(ZarrStoreStateMachine):
 
 
 @pytest.mark.parametrize("machine", [ZarrHierarchyStateMachine, CommittingHierarchyMachine])
-def test_zarr_hierarchy_state_machine(machine: type[ZarrHierarchyStateMachine]) -> None:
+def test_zarr_hierarchy_state_machine(machine: type[ZarrHierarchyStateMachine], new_repo) -> None:
     def factory() -> ZarrHierarchyStateMachine:
-        return machine(_new_memory_repo().store)
+        return machine(new_repo().store)
 
     run_state_machine_as_test(factory, settings=STATEFUL_SETTINGS)
 
 
 @pytest.mark.parametrize("machine", [ZarrStoreStateMachine, CommittingStoreMachine])
-def test_zarr_store_state_machine(machine: type[ZarrStoreStateMachine]) -> None:
+def test_zarr_store_state_machine(machine: type[ZarrStoreStateMachine], new_repo) -> None:
     def factory() -> ZarrStoreStateMachine:
-        return machine(_new_memory_repo().store)
+        return machine(new_repo().store)
 
     run_state_machine_as_test(factory, settings=STATEFUL_SETTINGS)

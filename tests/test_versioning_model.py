@@ -8,15 +8,15 @@ branches, the tags, the session's branch and base commit, and the commit log.
 
 from __future__ import annotations
 
-import itertools
 import json
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
 import zarrlake
+from conftest import BACKENDS, fresh_client, make_client
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -28,8 +28,6 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from zarr.core.buffer import cpu
-
-_counter = itertools.count()
 
 # Metadata documents (stored in the snapshot), node documents (whose deletion deletes the
 # node, for conflict checks), chunk keys, and a loose key that belongs to no node.
@@ -157,12 +155,15 @@ def expect_warning(*matches: str) -> Iterator[None]:
 
 
 class VersioningMachine(RuleBasedStateMachine):
+    #: Makes a fresh client per example (set per backend by the test below).
+    new_client: Callable[[], zarrlake.Client]
+
     def __init__(self) -> None:
         super().__init__()
-        root = f"memory://versioning-model-{next(_counter)}"
-        self.repo = zarrlake.Client(root).create_repo("org/model")
+        client = self.new_client()
+        self.repo = client.create_repo("org/model")
         # A second, independent handle on the same repo: its commits land under our session.
-        self.other = zarrlake.Client(root).get_repo("org/model", checkout=False)
+        self.other = fresh_client(client).get_repo("org/model", checkout=False)
         self.model = Model()
 
     # ---- helpers ------------------------------------------------------------------------
@@ -448,11 +449,20 @@ class VersioningMachine(RuleBasedStateMachine):
         assert len(self.repo.commit_log()) == 0
 
 
-def test_versioning_model() -> None:
+#: Examples per backend: memory runs the most; the others check the same laws where each
+#: request goes to a disk or an S3 server.
+EXAMPLES = {"memory": 100, "local": 30, "s3": 10}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_versioning_model(request: pytest.FixtureRequest, backend: str, tmp_path) -> None:
+    class Machine(VersioningMachine):
+        new_client = staticmethod(lambda: make_client(request, backend, tmp_path))
+
     run_state_machine_as_test(
-        VersioningMachine,
+        Machine,
         settings=settings(
-            max_examples=100,
+            max_examples=EXAMPLES[backend],
             stateful_step_count=30,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],

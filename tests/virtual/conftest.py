@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import zarrlake
+from conftest import BACKENDS, make_client
 
 
 @pytest.fixture
@@ -18,9 +19,10 @@ def data_dir(tmp_path: Path) -> Path:
     return d
 
 
-@pytest.fixture
-def vclient(tmp_path: Path, data_dir: Path) -> zarrlake.Client:
-    return zarrlake.Client(tmp_path / "lake", allow_virtual=[str(data_dir)])
+@pytest.fixture(params=BACKENDS)
+def vclient(request: pytest.FixtureRequest, tmp_path: Path, data_dir: Path) -> zarrlake.Client:
+    """A client on every backend: the repo holding the references lives there."""
+    return make_client(request, request.param, tmp_path, allow_virtual=[str(data_dir)])
 
 
 @pytest.fixture

@@ -60,23 +60,35 @@ impl VersionedCells {
             None => (0, None),
         };
         if seq == 0 {
-            match self.find_newest_cold(prefix).await? {
-                Some(s) => {
-                    seq = s;
-                    bytes = None;
-                }
-                None => {
-                    self.check_no_versions_past(prefix, 0).await?;
-                    return Ok(None);
-                }
+            if let Some(s) = self.find_newest_cold(prefix).await? {
+                seq = s;
+                bytes = None;
             }
         }
-        // Probe forward: versions are dense, so the first gap ends the sequence.
-        while let Some(b) = self.storage.get(&version_key(prefix, seq + 1)).await? {
-            seq += 1;
-            bytes = Some(b);
+        loop {
+            // Probe forward: versions are dense, so the first gap ends the sequence.
+            while let Some(b) = self.storage.get(&version_key(prefix, seq + 1)).await? {
+                seq += 1;
+                bytes = Some(b);
+            }
+            if !self.versions_past(prefix, seq).await? {
+                break;
+            }
+            // A witness or a later version says `seq + 1` was written. It may simply have
+            // landed between the probe and the check (a writer stores a version before
+            // its witness, and a version only after the one before it), so it is read
+            // again: missing now, it is a hole.
+            match self.storage.get(&version_key(prefix, seq + 1)).await? {
+                Some(b) => {
+                    seq += 1;
+                    bytes = Some(b);
+                }
+                None => return Err(self.hole_error(prefix, seq + 1).await),
+            }
         }
-        self.check_no_versions_past(prefix, seq).await?;
+        if seq == 0 {
+            return Ok(None);
+        }
         let bytes = match bytes {
             Some(b) => b,
             None => match self.storage.get(&version_key(prefix, seq)).await? {
@@ -94,9 +106,9 @@ impl VersionedCells {
         Ok(Some((seq, value)))
     }
 
-    /// Fails if version `seq + 1` was written but is gone (it has a witness, or later
-    /// versions exist): a hole. `seq + 1` itself is known not to exist.
-    async fn check_no_versions_past(&self, prefix: &str, seq: u64) -> Result<()> {
+    /// True if version `seq + 1` was written (it has a witness, or later versions exist),
+    /// though it was just found missing.
+    async fn versions_past(&self, prefix: &str, seq: u64) -> Result<bool> {
         let probes = std::iter::once(witness_key(prefix, seq + 1))
             .chain((seq + 2..=seq + HOLE_PROBES).map(|later| version_key(prefix, later)))
             .map(|key| {
@@ -104,10 +116,7 @@ impl VersionedCells {
                 async move { storage.exists(&key).await }
             });
         let found = futures::future::try_join_all(probes).await?;
-        if found.into_iter().any(|f| f) {
-            return Err(self.hole_error(prefix, seq + 1).await);
-        }
-        Ok(())
+        Ok(found.into_iter().any(|f| f))
     }
 
     async fn hole_error(&self, prefix: &str, missing: u64) -> crate::error::Error {

@@ -222,18 +222,28 @@ impl Repository {
     /// a settings file.
     pub async fn list(root: &str, options: &StorageOptions) -> Result<Vec<String>> {
         let loc = Location::parse(root)?;
-        if let Location::Local(p) = &loc {
-            if !p.is_dir() {
-                return Ok(Vec::new());
+        let (dirs, found) = match &loc {
+            Location::Local(p) if !p.is_dir() => return Ok(Vec::new()),
+            Location::Memory(name) => {
+                let dirs = crate::storage::memory_children(name);
+                let parent = &loc;
+                let found = futures::future::try_join_all(dirs.iter().map(|d| async move {
+                    Storage::open(&parent.join(d))?.exists(CONFIG_KEY).await
+                }))
+                .await?;
+                (dirs, found)
             }
-        }
-        let storage = Storage::open_with(&loc, options, Arc::default())?;
-        let dirs = storage.list_dirs("").await?;
-        let found = futures::future::try_join_all(dirs.iter().map(|d| {
-            let storage = storage.clone();
-            async move { storage.exists(&format!("{d}/{CONFIG_KEY}")).await }
-        }))
-        .await?;
+            _ => {
+                let storage = Storage::open_with(&loc, options, Arc::default())?;
+                let dirs = storage.list_dirs("").await?;
+                let found = futures::future::try_join_all(dirs.iter().map(|d| {
+                    let storage = storage.clone();
+                    async move { storage.exists(&format!("{d}/{CONFIG_KEY}")).await }
+                }))
+                .await?;
+                (dirs, found)
+            }
+        };
         Ok(dirs.into_iter().zip(found).filter(|(_, f)| *f).map(|(d, _)| d).collect())
     }
 
@@ -266,6 +276,11 @@ impl Repository {
             }
         }
         storage.delete_all(CONFIG_KEY, progress).await
+    }
+
+    /// The keys of the repo's objects under `prefix` (for tests and diagnostics).
+    pub async fn object_keys(&self, prefix: &str) -> Result<Vec<String>> {
+        self.inner.storage.list(prefix).await
     }
 
     /// Requests this handle has made, per kind (`get`, `put`, `head`, `list`, `delete`).

@@ -112,6 +112,11 @@ impl PyRepository {
         block(py, Repository::delete_with(&location, &opts, &report))
     }
 
+    /// Keys of the repo's objects under `prefix`, sorted (tests and diagnostics).
+    fn object_keys(&self, py: Python<'_>, prefix: String) -> PyResult<Vec<String>> {
+        block(py, self.0.object_keys(&prefix))
+    }
+
     /// Requests made through this handle so far, per kind.
     fn request_counts(&self) -> HashMap<String, u64> {
         self.0

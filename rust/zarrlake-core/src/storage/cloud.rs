@@ -152,9 +152,13 @@ fn env_fingerprint(scheme: CloudScheme) -> String {
 /// (object_store's policy; it never retries a failed precondition, and retries a
 /// put-if-absent only when the request provably did not reach the server). The budget is
 /// wider than the virtual reader's: a commit that gives up early leaves work to redo.
-fn retry() -> RetryConfig {
+///
+/// The client for exclusive writes (put-if-absent) retries nothing itself: its caller must
+/// know whether an "already exists" answers its first attempt (another writer won) or a
+/// resend (perhaps its own first attempt), so it resends and reads back on its own.
+fn retry(exclusive: bool) -> RetryConfig {
     RetryConfig {
-        max_retries: 10,
+        max_retries: if exclusive { 0 } else { 10 },
         retry_timeout: std::time::Duration::from_secs(120),
         ..RetryConfig::default()
     }
@@ -164,13 +168,13 @@ fn bad_option(loc: &CloudLocation, key: &str, e: impl fmt::Display) -> Error {
     Error::InvalidInput(format!("storage option '{key}' is not understood for {loc}: {e}"))
 }
 
-fn build(loc: &CloudLocation, options: &StorageOptions) -> Result<Arc<dyn ObjectStore>> {
+fn build(loc: &CloudLocation, options: &StorageOptions, exclusive: bool) -> Result<Arc<dyn ObjectStore>> {
     let explicit = options.iter().filter(|(k, _)| k.as_str() != MAX_CONCURRENCY_OPTION);
-    let fail = |e: object_store::Error| Error::InvalidInput(format!("cannot reach {loc}: {e}"));
+    let fail = |e: object_store::Error| Error::InvalidInput(format!("cannot configure a client for {loc}: {e}"));
     let url = loc.bucket_url();
     let store: Arc<dyn ObjectStore> = match loc.scheme {
         CloudScheme::S3 => {
-            let mut b = AmazonS3Builder::from_env().with_url(url).with_retry(retry());
+            let mut b = AmazonS3Builder::from_env().with_url(url).with_retry(retry(exclusive));
             for (k, v) in explicit {
                 let key: AmazonS3ConfigKey = k.parse().map_err(|e| bad_option(loc, k, e))?;
                 b = b.with_config(key, v);
@@ -178,7 +182,7 @@ fn build(loc: &CloudLocation, options: &StorageOptions) -> Result<Arc<dyn Object
             Arc::new(b.build().map_err(fail)?)
         }
         CloudScheme::Gcs => {
-            let mut b = GoogleCloudStorageBuilder::from_env().with_url(url).with_retry(retry());
+            let mut b = GoogleCloudStorageBuilder::from_env().with_url(url).with_retry(retry(exclusive));
             for (k, v) in explicit {
                 let key: GoogleConfigKey = k.parse().map_err(|e| bad_option(loc, k, e))?;
                 b = b.with_config(key, v);
@@ -186,7 +190,7 @@ fn build(loc: &CloudLocation, options: &StorageOptions) -> Result<Arc<dyn Object
             Arc::new(b.build().map_err(fail)?)
         }
         CloudScheme::Azure => {
-            let mut b = MicrosoftAzureBuilder::from_env().with_url(url).with_retry(retry());
+            let mut b = MicrosoftAzureBuilder::from_env().with_url(url).with_retry(retry(exclusive));
             for (k, v) in explicit {
                 let key: AzureConfigKey = k.parse().map_err(|e| bad_option(loc, k, e))?;
                 b = b.with_config(key, v);
@@ -197,11 +201,12 @@ fn build(loc: &CloudLocation, options: &StorageOptions) -> Result<Arc<dyn Object
     Ok(store)
 }
 
-/// The cached client for `loc`'s bucket with `options`, built on first use.
-pub fn client(loc: &CloudLocation, options: &StorageOptions) -> Result<Arc<dyn ObjectStore>> {
+/// The cached client for `loc`'s bucket with `options`, built on first use; `exclusive`
+/// for the one that sends put-if-absent (see `retry`).
+pub fn client(loc: &CloudLocation, options: &StorageOptions, exclusive: bool) -> Result<Arc<dyn ObjectStore>> {
     let opts: String = options.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
     let key = format!(
-        "{}\n{opts}\n{}",
+        "{}\n{exclusive}\n{opts}\n{}",
         loc.bucket_url(),
         env_fingerprint(loc.scheme)
     );
@@ -209,7 +214,7 @@ pub fn client(loc: &CloudLocation, options: &StorageOptions) -> Result<Arc<dyn O
     if let Some(s) = map.read().get(&key) {
         return Ok(s.clone());
     }
-    let store = build(loc, options)?;
+    let store = build(loc, options, exclusive)?;
     Ok(map.write().entry(key).or_insert(store).clone())
 }
 
@@ -242,14 +247,14 @@ mod tests {
         o.insert("allow_http".into(), "true".into());
         o.insert("region".into(), "us-east-1".into());
         o.insert(MAX_CONCURRENCY_OPTION.into(), "8".into());
-        assert!(client(&loc, &o).is_ok());
+        assert!(client(&loc, &o, false).is_ok());
         assert_eq!(max_concurrency(&o).unwrap(), 8);
         o.insert("no_such_option".into(), "1".into());
-        let e = client(&loc, &o).err().unwrap();
+        let e = client(&loc, &o, false).err().unwrap();
         assert_eq!(e.kind(), "invalid_input");
         assert!(e.to_string().contains("no_such_option"), "{e}");
         let gs = parse("gs://bucket").unwrap();
-        let e = client(&gs, &[("region".to_string(), "x".to_string())].into()).err().unwrap();
+        let e = client(&gs, &[("region".to_string(), "x".to_string())].into(), false).err().unwrap();
         assert!(e.to_string().contains("'region'"), "{e}");
         for bad in ["0", "-1", "many"] {
             let o: StorageOptions = [(MAX_CONCURRENCY_OPTION.to_string(), bad.to_string())].into();
@@ -261,7 +266,7 @@ mod tests {
             ("use_emulator".to_string(), "true".to_string()),
         ]
         .into();
-        assert!(client(&az, &o).is_ok());
+        assert!(client(&az, &o, false).is_ok());
     }
 
     #[test]
@@ -269,9 +274,9 @@ mod tests {
         let a = parse("s3://cache-a/x").unwrap();
         let a2 = parse("s3://cache-a/y").unwrap();
         let o: StorageOptions = [("region".to_string(), "eu-west-1".to_string())].into();
-        let c1 = client(&a, &o).unwrap();
-        assert!(Arc::ptr_eq(&c1, &client(&a2, &o).unwrap()));
+        let c1 = client(&a, &o, false).unwrap();
+        assert!(Arc::ptr_eq(&c1, &client(&a2, &o, false).unwrap()));
         let o2: StorageOptions = [("region".to_string(), "eu-west-2".to_string())].into();
-        assert!(!Arc::ptr_eq(&c1, &client(&a, &o2).unwrap()));
+        assert!(!Arc::ptr_eq(&c1, &client(&a, &o2, false).unwrap()));
     }
 }

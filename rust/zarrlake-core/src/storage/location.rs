@@ -36,6 +36,21 @@ pub fn register_memory_store(name: &str, store: Arc<dyn ObjectStore>) {
     memory_stores().lock().insert(name.to_string(), store);
 }
 
+/// The names one level below `memory://<parent>` that hold a store, sorted: each
+/// `memory://` location is a store of its own, so "directories" are name prefixes.
+pub fn memory_children(parent: &str) -> Vec<String> {
+    let prefix = format!("{}/", parent.trim_end_matches('/'));
+    let mut names: Vec<String> = memory_stores()
+        .lock()
+        .keys()
+        .filter_map(|k| k.strip_prefix(&prefix))
+        .filter(|rest| !rest.is_empty() && !rest.contains('/'))
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names
+}
+
 impl Location {
     pub fn parse(s: &str) -> Result<Self> {
         if let Some(rest) = s.strip_prefix("memory://") {
@@ -90,7 +105,7 @@ impl Location {
                     .or_insert_with(|| Arc::new(InMemory::new()) as Arc<dyn ObjectStore>);
                 Ok((store.clone(), String::new()))
             }
-            Location::Cloud(c) => Ok((super::cloud::client(c, options)?, c.prefix.clone())),
+            Location::Cloud(c) => Ok((super::cloud::client(c, options, false)?, c.prefix.clone())),
         }
     }
 

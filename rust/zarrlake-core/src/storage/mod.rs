@@ -13,7 +13,7 @@ mod stats;
 mod temp;
 
 pub use cloud::{max_concurrency, CloudLocation, CloudScheme, StorageOptions, DEFAULT_MAX_CONCURRENCY, MAX_CONCURRENCY_OPTION};
-pub use location::{register_memory_store, Location};
+pub use location::{memory_children, register_memory_store, Location};
 pub use stats::{Op, RequestStats};
 
 use std::ops::Range;
@@ -35,6 +35,8 @@ struct CloudClient {
     location: CloudLocation,
     options: StorageOptions,
     store: ForkLocal<Arc<dyn ObjectStore>>,
+    /// For put-if-absent: retries nothing by itself (see `put_if_absent`).
+    exclusive: ForkLocal<Arc<dyn ObjectStore>>,
 }
 
 #[derive(Clone)]
@@ -78,6 +80,7 @@ impl Storage {
                     location: c.clone(),
                     options: options.clone(),
                     store: per_process,
+                    exclusive: ForkLocal::new(),
                 }))
             }
             _ => None,
@@ -110,7 +113,15 @@ impl Storage {
     fn store(&self) -> Result<&Arc<dyn ObjectStore>> {
         match &self.cloud {
             None => Ok(&self.store),
-            Some(c) => c.store.get_or_try_init(|| cloud::client(&c.location, &c.options)),
+            Some(c) => c.store.get_or_try_init(|| cloud::client(&c.location, &c.options, false)),
+        }
+    }
+
+    /// The store for put-if-absent: on a cloud location, a client without retries.
+    fn exclusive_store(&self) -> Result<&Arc<dyn ObjectStore>> {
+        match &self.cloud {
+            None => Ok(&self.store),
+            Some(c) => c.exclusive.get_or_try_init(|| cloud::client(&c.location, &c.options, true)),
         }
     }
 
@@ -217,9 +228,10 @@ impl Storage {
     /// Writes `bytes` under `key` only if nothing is there. Returns false if another
     /// writer's object is there.
     ///
-    /// On a remote store a put whose outcome is unknown (timeout, dropped connection,
-    /// server error) is decided by reading the key back: our bytes there mean it landed.
-    /// One that provably did not land is sent again. A refused precondition is final.
+    /// On a cloud location a put whose outcome is unknown (timeout, dropped connection,
+    /// server error) is resent; "already exists" then may be our own first attempt, so
+    /// the key is read back and our bytes there mean it landed. "Already exists" for a
+    /// first attempt is final, as is any other definite refusal.
     pub async fn put_if_absent(&self, key: &str, bytes: Bytes) -> Result<bool> {
         if let Location::Local(root) = &self.location {
             self.stats.count(Op::Put, 1);
@@ -227,33 +239,37 @@ impl Storage {
         }
         self.check_conditional_puts().await?;
         let path = self.path(key);
-        let retries = if self.conditional_checked.is_some() { remote::LOST_PUT_RETRIES } else { 0 };
+        let retries = if self.cloud.is_some() { remote::LOST_PUT_RETRIES } else { 0 };
+        let mut uncertain = false;
         let mut attempt = 0;
         loop {
             let put = {
                 let _slot = self.request(Op::Put).await?;
                 let payload = PutPayload::from_bytes(bytes.clone());
-                self.store()?.put_opts(&path, payload, remote::create_opts()).await
+                self.exclusive_store()?.put_opts(&path, payload, remote::create_opts()).await
             };
             let err = match put {
                 Ok(_) => return Ok(true),
+                Err(object_store::Error::AlreadyExists { .. }) if !uncertain => return Ok(false),
+                // Exists after a resend: ours if it holds our bytes (gone again: not ours).
+                Err(object_store::Error::AlreadyExists { .. }) => {
+                    return Ok(remote::compare(self.get(key).await?.as_ref(), &bytes) == Some(true))
+                }
                 Err(e) => e,
             };
-            let already = matches!(err, object_store::Error::AlreadyExists { .. });
-            if !already && !remote::may_have_landed(&err) {
+            if !remote::may_have_landed(&err) {
                 return Err(self.fail(err));
             }
-            // A resent put (by object_store, after a 5xx) finds its own first copy; and a
-            // lost answer hides whether ours landed. The bytes decide.
-            match remote::compare(self.get(key).await?.as_ref(), &bytes) {
-                Some(ours) => return Ok(ours),
-                None if already => return Ok(false),
-                None if attempt < retries => {
-                    tokio::time::sleep(remote::backoff(attempt)).await;
-                    attempt += 1;
-                }
-                None => return Err(self.fail(err)),
+            uncertain = true;
+            if attempt >= retries {
+                // Out of resends: what is there now decides, if anything is.
+                return match remote::compare(self.get(key).await?.as_ref(), &bytes) {
+                    Some(ours) => Ok(ours),
+                    None => Err(self.fail(err)),
+                };
             }
+            tokio::time::sleep(remote::backoff(attempt)).await;
+            attempt += 1;
         }
     }
 

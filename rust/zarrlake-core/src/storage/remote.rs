@@ -13,9 +13,9 @@ use parking_lot::Mutex;
 use crate::error::{Error, Result};
 use crate::process::ForkLocal;
 
-/// How often a put-if-absent that failed in transit, and provably did not land, is sent
-/// again (object_store itself does not resend one whose request reached the server).
-pub(super) const LOST_PUT_RETRIES: u32 = 4;
+/// How often a put-if-absent whose outcome is unknown is resent (about 25 s in all with
+/// `backoff`): the exclusive client resends nothing itself.
+pub(super) const LOST_PUT_RETRIES: u32 = 10;
 
 pub(super) fn create_opts() -> PutOptions {
     PutOptions {
@@ -29,6 +29,13 @@ pub(super) fn create_opts() -> PutOptions {
 /// refused, bad request) rules that out.
 pub(super) fn may_have_landed(e: &object_store::Error) -> bool {
     use object_store::Error as E;
+    // A client error is a definite refusal, but for a timeout, a conflict with a concurrent
+    // conditional write (S3's 409) and throttling.
+    if let Some(status) = http_status(e) {
+        if (400..500).contains(&status) && ![408, 409, 429].contains(&status) {
+            return false;
+        }
+    }
     !matches!(
         e,
         E::NotFound { .. }
@@ -42,6 +49,14 @@ pub(super) fn may_have_landed(e: &object_store::Error) -> bool {
             | E::InvalidPath { .. }
             | E::UnknownConfigurationKey { .. }
     )
+}
+
+/// The HTTP status in object_store's message for a non-2xx answer (it keeps the typed
+/// error private).
+fn http_status(e: &object_store::Error) -> Option<u16> {
+    let text = e.to_string();
+    let (_, rest) = text.split_once("status code: ")?;
+    rest.get(..3)?.parse().ok()
 }
 
 /// What reading a key back says about a put of `ours`: `None` if nothing is there,
@@ -132,6 +147,15 @@ mod tests {
             source: "exists".into(),
         };
         assert!(!may_have_landed(&exists));
+        let status = |code: &str| object_store::Error::Generic {
+            store: "S3",
+            source: format!("Error performing PUT in 1ms - Server returned non-2xx status code: {code}: body").into(),
+        };
+        assert!(!may_have_landed(&status("400 Bad Request")));
+        assert!(!may_have_landed(&status("403 Forbidden")));
+        assert!(may_have_landed(&status("503 Service Unavailable")));
+        assert!(may_have_landed(&status("429 Too Many Requests")));
+        assert!(may_have_landed(&status("409 Conflict")));
         let ours = Bytes::from_static(b"ours");
         assert_eq!(compare(None, &ours), None);
         assert_eq!(compare(Some(&ours.clone()), &ours), Some(true));
