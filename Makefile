@@ -22,9 +22,12 @@ develop: $(VENV)/.deps
 demo: develop
 	$(VENV)/bin/zarrlake demo
 
-# Rust tests reuse the release build's dependencies (no second debug build).
+# Rust tests reuse the release build's dependencies (no second debug build). Only the
+# core has Rust tests, but `--workspace` resolves features over zarrlake-py's
+# dependencies too (pyo3 asks more of syn than the core does), so shared crates get the
+# feature sets maturin built them with instead of being rebuilt.
 test: develop
-	cargo test --release -p zarrlake-core
+	cargo test --release --workspace
 	$(VENV)/bin/pytest -q tests
 
 lint: develop
