@@ -4,7 +4,8 @@ Prints one JSON line. Library imports happen before the timer starts (import tim
 workload); the timed part is repo open + checkout + array open + read.
 
 Commands:
-    read-bulk BACKEND PATH      read the whole "bulk" array
+    read-bulk BACKEND PATH      read the whole "bulk" array (for an S3 backend PATH is its key
+                                prefix; the endpoint comes from ZL_BENCH_S3_ENDPOINT)
 """
 
 from __future__ import annotations
@@ -25,15 +26,19 @@ def read_bulk(name: str, path: str) -> dict[str, object]:
     backend = backends.BACKENDS[name]
     backend.warm()
     t0 = time.perf_counter()
-    store = backend.open_read(Path(path))
+    obj = backend.open_repo_read(Path(path))
+    store = obj if backend.name == "localstore" else obj.store
     arr = zarr.open_array(store, path="bulk", mode="r")
     data = arr[...]
     seconds = time.perf_counter() - t0
-    return {
+    out: dict[str, object] = {
         "seconds": seconds,
         "checksum": float(data.sum(dtype=np.float64)),
         "shape": list(data.shape),
     }
+    if backend.s3 and backend.is_zarrlake:  # the handle's own count of its S3 requests
+        out["requests"] = {k: v for k, v in sorted(obj.request_counts().items()) if v}
+    return out
 
 
 def main(argv: list[str]) -> int:

@@ -10,6 +10,13 @@ Backends:
     icechunk-tuned  the same Icechunk repo opened with a larger local read request size
                     (``StorageConcurrencySettings.ideal_concurrent_request_size``); it only
                     changes reads, so it reads what the ``icechunk`` backend wrote
+    zarrlake-s3     a zarrlake repo on S3 (``zarrlake.Client("s3://bucket/prefix",
+                    storage_options=...)``), on the local moto server of ``s3env.py``
+    icechunk-s3     Icechunk on ``s3_storage(...)`` on that server, with its defaults
+
+For the two S3 backends the ``path`` argument is a key prefix (a string such as
+``"zarrlake-s3/w1/r0"``) in the benchmark bucket, not a directory; each backend's prefixes
+start with its own name.
 """
 
 from __future__ import annotations
@@ -38,19 +45,31 @@ class Backend:
     commits: bool
     #: the backend whose data this one reads ("icechunk-tuned" reads the "icechunk" repo)
     writer: str
+    #: the repo lives on S3 (``path`` is a key prefix in the benchmark bucket)
+    s3: bool = False
+
+    @property
+    def is_zarrlake(self) -> bool:
+        return self.name.startswith("zarrlake")
+
+    @property
+    def is_icechunk(self) -> bool:
+        return self.name.startswith("icechunk")
 
     # ---- creation and writing -------------------------------------------------------------
     def warm(self) -> None:
         """Import the backend's library (imports are timed separately, in workload 9)."""
         import zarr  # noqa: F401
 
-        if self.name == "zarrlake":
+        if self.is_zarrlake:
             import zarrlake  # noqa: F401
-        elif self.name.startswith("icechunk"):
+        elif self.is_icechunk:
             import icechunk  # noqa: F401
 
     def create(self, path: Path) -> Handle:
         """A new, empty, writable repo (or directory store) at ``path``."""
+        if self.s3:
+            return self._s3_create(str(path))
         path = Path(path)
         if self.name == "zarrlake":
             import zarrlake
@@ -68,6 +87,8 @@ class Backend:
 
     def open_write(self, path: Path) -> Handle:
         """Reopen an existing repo for writing on ``main``."""
+        if self.s3:
+            return self._s3_open_write(str(path))
         path = Path(path)
         if self.name == "zarrlake":
             import zarrlake
@@ -85,6 +106,8 @@ class Backend:
     # ---- reading ---------------------------------------------------------------------------
     def open_repo_read(self, path: Path) -> Any:
         """The repo object checked out read-only at ``main`` (the store for LocalStore)."""
+        if self.s3:
+            return self._s3_open_repo_read(str(path))
         path = Path(path)
         if self.name == "zarrlake":
             import zarrlake
@@ -104,6 +127,28 @@ class Backend:
         obj = self.open_repo_read(path)
         return obj if self.name == "localstore" else obj.store
 
+    # ---- S3 ----------------------------------------------------------------------------------
+    def _s3_create(self, prefix: str) -> Handle:
+        if self.is_zarrlake:
+            return Handle(self, prefix, _zl_s3_client(prefix).create_repo(REPO_NAME))
+        import icechunk
+
+        return Handle(self, prefix, icechunk.Repository.create(_ic_s3_storage(prefix)))
+
+    def _s3_open_write(self, prefix: str) -> Handle:
+        if self.is_zarrlake:
+            return Handle(self, prefix, _zl_s3_client(prefix).get_repo(REPO_NAME, checkout=True))
+        import icechunk
+
+        return Handle(self, prefix, icechunk.Repository.open(_ic_s3_storage(prefix)))
+
+    def _s3_open_repo_read(self, prefix: str) -> Any:
+        if self.is_zarrlake:
+            return _zl_s3_client(prefix).get_repo(REPO_NAME, checkout=True, read_only=True)
+        import icechunk
+
+        return icechunk.Repository.open(_ic_s3_storage(prefix)).readonly_session(branch="main")
+
 
 class Handle:
     """A writable repo plus the store of its current session."""
@@ -112,32 +157,86 @@ class Handle:
         self.backend = backend
         self.path = path
         self.obj = obj
-        is_icechunk = backend.name.startswith("icechunk")
-        self._session = obj.writable_session("main") if is_icechunk else None
+        self._session = obj.writable_session("main") if backend.is_icechunk else None
 
     @property
     def store(self) -> Any:
         """The store of the current writable session (it changes after each commit)."""
-        if self.backend.name == "zarrlake":
+        if self.backend.is_zarrlake:
             return self.obj.store
         if self.backend.name == "localstore":
             return self.obj
         return self._session.store
 
     def commit(self, message: str = "bench") -> None:
-        name = self.backend.name
-        if name == "zarrlake":
+        self.commit_only(message)
+        self.next_session()
+
+    def commit_only(self, message: str = "bench") -> None:
+        """Exactly the backend's commit call: ``repo.commit`` (zarrlake, which also starts the
+        next session itself) or ``session.commit`` (Icechunk, whose next writable session is
+        ``next_session``)."""
+        if self.backend.is_zarrlake:
             self.obj.commit(message)
-        elif name.startswith("icechunk"):
+        elif self.backend.is_icechunk:
             self._session.commit(message)
-            self._session = self.obj.writable_session("main")
         # LocalStore: nothing to commit; writes are already final.
+
+    def next_session(self) -> None:
+        """Icechunk: open the next writable session on ``main`` (zarrlake's commit did)."""
+        if self.backend.is_icechunk:
+            self._session = self.obj.writable_session("main")
+
+    @property
+    def counter(self) -> Any:
+        """The object whose ``request_counts()`` counts this handle's requests (zarrlake), or None."""
+        return self.obj if self.backend.is_zarrlake else None
 
 
 def _ic_storage(path: Path) -> Any:
     import icechunk
 
     return icechunk.local_filesystem_storage(str(path))
+
+
+def _zl_s3_client(prefix: str) -> Any:
+    import s3env
+    import zarrlake
+
+    options = {
+        "endpoint": s3env.endpoint(),
+        "allow_http": "true",
+        "access_key_id": s3env.KEY,
+        "secret_access_key": s3env.KEY,
+        "region": s3env.REGION,
+    }
+    return zarrlake.Client(f"s3://{s3env.bucket()}/{prefix}", storage_options=options)
+
+
+def _ic_s3_storage(prefix: str) -> Any:
+    import icechunk
+    import s3env
+
+    return icechunk.s3_storage(
+        bucket=s3env.bucket(),
+        prefix=prefix,
+        endpoint_url=s3env.endpoint(),
+        allow_http=True,
+        region=s3env.REGION,
+        access_key_id=s3env.KEY,
+        secret_access_key=s3env.KEY,
+        force_path_style=True,
+    )
+
+
+def icechunk_s3_settings_description() -> str:
+    """Icechunk's S3 storage settings as the library reports its defaults (all left as is)."""
+    import icechunk
+
+    storage = icechunk.s3_storage(
+        bucket="b", prefix="p", endpoint_url="http://127.0.0.1:9", allow_http=True, region="us-east-1"
+    )
+    return " ".join(str(storage.default_settings()).split())
 
 
 def _ic_config(name: str) -> Any:
@@ -184,8 +283,13 @@ BACKENDS: dict[str, Backend] = {
         Backend("localstore", "LocalStore", False, "localstore"),
         Backend("icechunk", "Icechunk", True, "icechunk"),
         Backend("icechunk-tuned", "Icechunk+rd", True, "icechunk"),
+        Backend("zarrlake-s3", "zarrlake", True, "zarrlake-s3", s3=True),
+        Backend("icechunk-s3", "Icechunk", True, "icechunk-s3", s3=True),
     )
 }
 
-ALL = list(BACKENDS)
+#: the local-disk backends (the columns of the main table)
+ALL = ["zarrlake", "localstore", "icechunk", "icechunk-tuned"]
 WRITERS = ["zarrlake", "localstore", "icechunk"]
+#: the S3 backends (the columns of the S3 section)
+S3 = ["zarrlake-s3", "icechunk-s3"]

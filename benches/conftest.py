@@ -71,6 +71,7 @@ def pytest_benchmark_update_json(config: Any, benchmarks: Any, output_json: dict
             versions[mod] = __import__(mod).__version__
         except Exception as e:  # pragma: no cover - reported, not fatal
             versions[mod] = f"unavailable: {e}"
+    versions["zarrlake_native_built"] = _native_built()
     output_json["zarrlake_bench"] = {
         "mode": harness.MODE,
         "sizes": harness.sizes_dict(),
@@ -80,6 +81,19 @@ def pytest_benchmark_update_json(config: Any, benchmarks: Any, output_json: dict
         "icechunk_settings": _icechunk_settings(),
         "cpu_count": os.cpu_count(),
     }
+    if "s3env" in sys.modules:  # the S3 workloads ran (or were collected)
+        output_json["zarrlake_bench"]["s3"] = dict(sys.modules["s3env"].INFO)
+
+
+def _native_built() -> str | None:
+    """When the loaded zarrlake extension was built (editable installs change under a run's feet)."""
+    import datetime as dt
+
+    native = sys.modules.get("zarrlake._native")
+    path = getattr(native, "__file__", None)
+    if not path:
+        return None
+    return dt.datetime.fromtimestamp(Path(path).stat().st_mtime, dt.UTC).isoformat(timespec="seconds")
 
 
 def _icechunk_settings() -> Any:

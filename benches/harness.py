@@ -49,12 +49,29 @@ class Sizes:
     import_rounds: int
     # physical limits
     phys_rounds: int
+    # S3 workloads (bench_s3.py), S1-S5
+    s3_bulk_side: int  # S1: (s3_bulk_rows x s3_bulk_side) float32 in 512 x 512 chunks of 1 MiB
+    s3_bulk_rows: int
+    s3_bulk_rounds: int
+    s3_bulk_read_rounds: int
+    s3_small_chunks: int  # S2: 4 KiB chunks
+    s3_small_rounds: int
+    s3_small_read_rounds: int
+    s3_n_arrays: int  # S3
+    s3_arrays_rounds: int
+    s3_n_commits: int  # S4
+    s3_commits_rounds: int
+    s3_open_rounds: int  # S5, on the S2 repo
     #: rounds for the commit-after-N test, by N (default 3)
     scaling_rounds: dict[int, int] = field(default_factory=dict)
 
     @property
     def bulk_bytes(self) -> int:
         return self.bulk_side * self.bulk_side * 4
+
+    @property
+    def s3_bulk_bytes(self) -> int:
+        return self.s3_bulk_rows * self.s3_bulk_side * 4
 
     def scaling_rounds_for(self, n: int) -> int:
         return self.scaling_rounds.get(n, 3)
@@ -81,6 +98,18 @@ SIZES = {
         meta_rounds=3,
         import_rounds=5,
         phys_rounds=5,
+        s3_bulk_side=4096,
+        s3_bulk_rows=2048,  # 32 MiB
+        s3_bulk_rounds=3,
+        s3_bulk_read_rounds=3,
+        s3_small_chunks=2_000,
+        s3_small_rounds=1,
+        s3_small_read_rounds=1,
+        s3_n_arrays=100,
+        s3_arrays_rounds=1,
+        s3_n_commits=30,
+        s3_commits_rounds=1,
+        s3_open_rounds=5,
     ),
     "full": Sizes(
         bulk_side=16384,  # 1 GiB
@@ -102,6 +131,18 @@ SIZES = {
         meta_rounds=3,
         import_rounds=11,
         phys_rounds=5,
+        s3_bulk_side=8192,
+        s3_bulk_rows=8192,  # 256 MiB
+        s3_bulk_rounds=3,
+        s3_bulk_read_rounds=3,
+        s3_small_chunks=10_000,
+        s3_small_rounds=1,
+        s3_small_read_rounds=1,
+        s3_n_arrays=500,
+        s3_arrays_rounds=2,
+        s3_n_commits=200,
+        s3_commits_rounds=1,
+        s3_open_rounds=5,
         scaling_rounds={100_000: 2, 1_000_000: 1},
     ),
 }
@@ -172,6 +213,27 @@ def rows(mode: str | None = None) -> list[tuple[str, str]]:
     return out
 
 
+def s3_rows(mode: str | None = None) -> list[tuple[str, str]]:
+    """(row id, label) of the S3 section (bench_s3.py), in table order."""
+    s = sizes(mode)
+    bulk = human_bytes(s.s3_bulk_bytes)
+    small = human_count(s.s3_small_chunks)
+    return [
+        ("s3.w1.write", f"S1 write {bulk} f4, 1 MiB chunks, raw + commit"),
+        ("s3.w1.commit", "S1   of which: commit"),
+        ("s3.w1.read", f"S1 read {bulk} raw, fresh process"),
+        ("s3.w2.write", f"S2 write {small} x 4 KiB chunks + commit"),
+        ("s3.w2.commit", "S2   of which: commit"),
+        ("s3.w2.read", f"S2 read {small} x 4 KiB chunks"),
+        ("s3.w3.create", f"S3 create {s.s3_n_arrays} arrays (attrs + 1 chunk each) + commit"),
+        ("s3.w3.commit", "S3   of which: commit"),
+        ("s3.w4.total", f"S4 {s.s3_n_commits} sequential commits of 1 chunk, total"),
+        ("s3.w4.commit", "S4   per commit (median of all)"),
+        ("s3.w5.open", f"S5 open repo+checkout+array ({small} chunks)"),
+        ("s3.w5.first", "S5   then read first chunk"),
+    ]
+
+
 # ---- recording ------------------------------------------------------------------------------
 def tag(benchmark: Any, request: Any, row: str, backend: str, **info: Any) -> None:
     """Label a benchmark with its table row and backend.
@@ -213,6 +275,11 @@ def same_as_writer(
 def extra(benchmark: Any, row: str, seconds: float) -> None:
     """A secondary measurement taken during the rounds (e.g. the commit phase of a write)."""
     benchmark.extra_info.setdefault("extra_rows", {}).setdefault(row, []).append(seconds)
+
+
+def requests(benchmark: Any, row: str, meter: Any) -> None:
+    """The HTTP requests counted during one window of ``row`` (an ``s3env.Meter``)."""
+    benchmark.extra_info.setdefault("requests", {}).setdefault(row, []).append(meter.as_dict())
 
 
 def na_row(benchmark: Any, row: str, reason: str) -> None:
@@ -377,6 +444,11 @@ def use_backend(request: Any, benchmark: Any, rows: str | list[str], name: str, 
     for r in row_list[1:]:
         request.node.user_properties.append(("row", r))
     backend = backends.BACKENDS[name]
+    if backend.s3:
+        import s3env
+
+        if s3env.S3Env.current is None:
+            not_available(request, row_list, name, "no local S3 server (moto) running")
     try:
         backend.warm()
     except ImportError as e:

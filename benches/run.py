@@ -1,15 +1,18 @@
 """Run the benchmark suite and print one comparison table.
 
-    .venv/bin/python benches/run.py            # full sizes (about 15-20 min on 2 cores)
-    .venv/bin/python benches/run.py --quick    # small sizes (under 3 min)
+    .venv/bin/python benches/run.py            # full sizes (about 30-35 min on 2 cores)
+    .venv/bin/python benches/run.py --quick    # small sizes (about 5 min)
     .venv/bin/python benches/run.py --quick -k "bulk or import"
+    .venv/bin/python benches/run.py --quick -k s3         # only the S3 section
+    .venv/bin/python benches/run.py --quick -k "not s3"   # only local disk
     .venv/bin/python benches/run.py --table-only benches/results/latest.json
 
 Runs pytest on benches/ in a child process with ``--benchmark-json``, then builds the table
 from that JSON: one row per workload, a column per backend (median seconds), the physical
 limit where it applies, and the ratios zarrlake / LocalStore and zarrlake / Icechunk (below 1
-means zarrlake is faster). Writes everything, raw pytest-benchmark data included, to
-``benches/results/latest.json``.
+means zarrlake is faster). The S3 workloads (bench_s3.py) get their own section below it:
+zarrlake and Icechunk on one local moto S3 server, with the HTTP requests each one made.
+Writes everything, raw pytest-benchmark data included, to ``benches/results/latest.json``.
 """
 
 from __future__ import annotations
@@ -44,6 +47,12 @@ RATIOS = [
     ("icechunk", "zl/IC"),
     ("icechunk-tuned", "zl/IC+rd"),
 ]
+#: the S3 section (bench_s3.py): its columns and its one ratio
+S3_COLUMNS = [
+    ("zarrlake-s3", "zarrlake"),
+    ("icechunk-s3", "Icechunk"),
+]
+S3_RATIO = ("icechunk-s3", "zl/IC")
 #: rows whose "physical" column shows a physical-limit row
 PHYSICAL_FOR = {
     "w1.raw": "phys.write",
@@ -132,6 +141,7 @@ def build(raw: dict[str, Any], mode: str) -> dict[str, Any]:
 
     meta = raw.get("zarrlake_bench", {})
     cells: dict[tuple[str, str], dict[str, Any]] = {}
+    reqs: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
     def put(row: str, backend: str, cell: dict[str, Any]) -> None:
         old = cells.get((row, backend))
@@ -156,6 +166,8 @@ def build(raw: dict[str, Any], mode: str) -> dict[str, Any]:
             put(xrow, backend, ok(xtimes, "phase inside the timed rounds"))
         for xrow, reason in info.get("na_rows", {}).items():
             put(xrow, backend, {"status": "n/a", "reason": reason})
+        for xrow, meters in info.get("requests", {}).items():
+            reqs.setdefault((xrow, backend), []).extend(meters)
 
     for o in meta.get("outcomes", []):
         status = {"n/a": "n/a", "same": "same", "error": "error"}.get(o["kind"], "skipped")
@@ -169,9 +181,10 @@ def build(raw: dict[str, Any], mode: str) -> dict[str, Any]:
         if walk and ("w8.filter", backend) not in cells:
             cells[("w8.filter", backend)] = {**walk, "source": "walk + jmespath (w8.walk)"}
 
+    s3_names = {b for b, _ in S3_COLUMNS}
     order = harness.rows(mode)
     known = {r for r, _ in order}
-    extra_rows = sorted({r for r, _ in cells} - known)
+    extra_rows = sorted({r for r, b in cells if b not in s3_names} - known)
     table_rows = []
     for row, label in order + [(r, r) for r in extra_rows]:
         row_cells = {b: cells[(row, b)] for b, _ in COLUMNS if (row, b) in cells}
@@ -186,6 +199,25 @@ def build(raw: dict[str, Any], mode: str) -> dict[str, Any]:
         }
         if row in known or row_cells:
             table_rows.append(entry)
+
+    s3_order = harness.s3_rows(mode)
+    s3_known = {r for r, _ in s3_order}
+    s3_extra = sorted({r for r, b in list(cells) + list(reqs) if b in s3_names} - s3_known)
+    s3_table = []
+    for row, label in s3_order + [(r, r) for r in s3_extra]:
+        row_cells = {b: cells[(row, b)] for b, _ in S3_COLUMNS if (row, b) in cells}
+        row_reqs = {b: request_summary(reqs[(row, b)]) for b, _ in S3_COLUMNS if (row, b) in reqs}
+        s3_table.append(
+            {
+                "id": row,
+                "label": label,
+                "shown": row in s3_known,
+                "cells": row_cells,
+                "ratios": ratios(row_cells, "zarrlake-s3", [S3_RATIO]),
+                "requests": row_reqs,
+                "request_ratio": request_ratio(row_reqs),
+            }
+        )
     return {
         "mode": mode,
         "sizes": meta.get("sizes"),
@@ -195,7 +227,41 @@ def build(raw: dict[str, Any], mode: str) -> dict[str, Any]:
         "outcomes": meta.get("outcomes"),
         "ratio_definition": "median(zarrlake) / median(other); below 1 means zarrlake is faster",
         "rows": table_rows,
+        "s3": meta.get("s3"),
+        "s3_request_definition": "HTTP requests per measured window, counted by a proxy in front of "
+        "moto that both systems connect to (median over windows; 'own' = zarrlake's "
+        "repo.request_counts() over the same window, where the proxy's GET is get + list)",
+        "s3_rows": s3_table,
     }
+
+
+def request_summary(meters: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians over the measured windows: total and per HTTP method (proxy), total and per
+    kind (zarrlake's own count), plus every window's totals."""
+    proxy = [m.get("proxy") or {} for m in meters]
+    own = [m["own"] for m in meters if m.get("own") is not None]
+
+    def by_key(dicts: list[dict[str, int]]) -> dict[str, float]:
+        keys = sorted({k for d in dicts for k in d})
+        return {k: statistics.median([d.get(k, 0) for d in dicts]) for k in keys}
+
+    out: dict[str, Any] = {
+        "n": len(meters),
+        "median": statistics.median([sum(d.values()) for d in proxy]) if proxy else None,
+        "by_method": by_key(proxy),
+        "totals": [sum(d.values()) for d in proxy],
+    }
+    if own:
+        out["own_median"] = statistics.median([sum(d.values()) for d in own])
+        out["own_by_kind"] = by_key(own)
+        out["own_totals"] = [sum(d.values()) for d in own]
+    return out
+
+
+def request_ratio(row_reqs: dict[str, dict[str, Any]]) -> float | None:
+    zl = (row_reqs.get("zarrlake-s3") or {}).get("median")
+    ic = (row_reqs.get("icechunk-s3") or {}).get("median")
+    return zl / ic if zl is not None and ic else None
 
 
 def ok(times: list[float], source: str) -> dict[str, Any]:
@@ -210,10 +276,14 @@ def ok(times: list[float], source: str) -> dict[str, Any]:
     }
 
 
-def ratios(row_cells: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    zl = row_cells.get("zarrlake", {})
+def ratios(
+    row_cells: dict[str, dict[str, Any]],
+    ours: str = "zarrlake",
+    others: list[tuple[str, str]] | None = None,
+) -> dict[str, Any]:
+    zl = row_cells.get(ours, {})
     out: dict[str, Any] = {}
-    for other, _ in RATIOS:
+    for other, _ in RATIOS if others is None else others:
         cell = row_cells.get(other, {})
         if cell.get("status") == "same":  # the tuned Icechunk config did not change this row
             cell = row_cells.get("icechunk", {})
@@ -271,6 +341,22 @@ def render(results: dict[str, Any]) -> str:
             reasons.append(text)
         return reasons.index(text) + 1
 
+    def fmt_cell(row_id: str, cell: dict[str, Any] | None) -> str:
+        if cell is None:
+            return "—" if not row_id.startswith("phys.") else ""
+        if cell["status"] == "ok":
+            mark = ""
+            if cell.get("source", "").startswith("walk") and row_id == "w8.filter":
+                mark = "*"
+            return fmt_s(cell["median_s"]) + mark
+        if cell["status"] == "same":
+            return "="
+        if cell["status"] == "n/a":
+            return f"n/a[{note(cell['reason'])}]"
+        if cell["status"] == "error":
+            return f"ERR[{note('error: ' + cell['reason'])}]"
+        return f"skip[{note(cell['reason'])}]"
+
     header = ["workload"] + [label for _, label in COLUMNS] + ["physical"]
     header += [label for _, label in RATIOS]
     lines: list[list[str]] = []
@@ -279,28 +365,16 @@ def render(results: dict[str, Any]) -> str:
             continue
         line = [row["label"]]
         for backend, _ in COLUMNS:
-            cell = row["cells"].get(backend)
-            if cell is None:
-                line.append("—" if not row["id"].startswith("phys.") else "")
-            elif cell["status"] == "ok":
-                mark = ""
-                if cell.get("source", "").startswith("walk") and row["id"] == "w8.filter":
-                    mark = "*"
-                line.append(fmt_s(cell["median_s"]) + mark)
-            elif cell["status"] == "same":
-                line.append("=")
-            elif cell["status"] == "n/a":
-                line.append(f"n/a[{note(cell['reason'])}]")
-            elif cell["status"] == "error":
-                line.append(f"ERR[{note('error: ' + cell['reason'])}]")
-            else:
-                line.append(f"skip[{note(cell['reason'])}]")
+            line.append(fmt_cell(row["id"], row["cells"].get(backend)))
         line.append(fmt_s(row.get("physical_s")))
         for other, _ in RATIOS:
             line.append(fmt_ratio(row["ratios"].get(other)))
         lines.append(line)
 
-    widths = [max(len(r[i]) for r in [header] + lines) for i in range(len(header))]
+    s3_rows = [r for r in results.get("s3_rows") or [] if r.get("shown", True)]
+    s3_ran = any(r["cells"] or r["requests"] for r in s3_rows)
+    local_ran = any(r["cells"] for r in results["rows"] if not r["id"].startswith("phys."))
+
     out = []
     mode = results.get("mode", "?")
     v = results.get("versions") or {}
@@ -310,28 +384,106 @@ def render(results: dict[str, Any]) -> str:
     names = ("zarrlake", "zarr", "icechunk", "numpy", "python")
     cpus = (results.get("machine") or {}).get("cpus", "?")
     out.append("versions: " + ", ".join(f"{k} {v[k]}" for k in names if k in v) + f"; cpus {cpus}")
+    if local_ran or not s3_ran:
+        out += table(header, lines)
+    else:
+        out.append("(local-disk workloads not run)")
+
+    s3 = results.get("s3") or {}
+    if s3_ran:
+        out.append("")
+        out.append(
+            "S3: zarrlake and Icechunk on one local moto S3 server, both through the same counting "
+            "proxy; time medians; requests = HTTP requests per window (median)"
+        )
+        s3_header = ["S3 workload"] + [label for _, label in S3_COLUMNS] + [S3_RATIO[1]]
+        s3_header += ["zl req", "zl own", "IC req", "req zl/IC"]
+        s3_lines = []
+        for row in s3_rows:
+            line = [row["label"]]
+            for backend, _ in S3_COLUMNS:
+                line.append(fmt_cell(row["id"], row["cells"].get(backend)))
+            line.append(fmt_ratio(row["ratios"].get(S3_RATIO[0])))
+            zl = row["requests"].get("zarrlake-s3") or {}
+            ic = row["requests"].get("icechunk-s3") or {}
+            line += [fmt_n(zl.get("median")), fmt_n(zl.get("own_median")), fmt_n(ic.get("median"))]
+            line.append(fmt_ratio(row.get("request_ratio")))
+            s3_lines.append(line)
+        out += table(s3_header, s3_lines)
+    elif "s3_rows" in results:
+        out.append("")
+        out.append("(S3 workloads not run" + (f": {s3['unavailable']})" if s3.get("unavailable") else ")"))
+
+    out.append("")
+    out.append("notes:")
+    if local_ran or not s3_ran:
+        out += [f"  {n}" for n in NOTES]
+    zl_import = next((r["cells"].get("zarrlake") for r in results["rows"] if r["id"] == "w9.import"), None)
+    if zl_import and zl_import.get("zarr_loaded") is False:
+        out.append("  9: `import zarrlake` did not load zarr (deferred to first use); its first store use pays that.")
+    if s3_ran:
+        out += [f"  {n}" for n in S3_NOTES]
+        out += [f"  {n}" for n in s3_request_notes(results)]
+        if s3.get("threads_left_after_stop"):
+            out.append(f"  S3: threads still alive after stopping the server: {s3['threads_left_after_stop']}")
+    if reasons:
+        out.append("  cell notes:")
+        out += [f"   [{i}] {r}" for i, r in enumerate(reasons, 1)]
+    if s3_ran and "wall_s" in s3:
+        out.append(f"  S3 part: {s3['wall_s']:.0f} s wall time (server start to stop)")
+    if "wall_s" in results:
+        out.append(f"  whole run: {results['wall_s']:.0f} s wall time")
+    return "\n".join(out)
+
+
+def table(header: list[str], lines: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header] + lines) for i in range(len(header))]
     sep = "  "
 
     def fmt_line(cols: list[str]) -> str:
         rest = [c.rjust(w) for c, w in zip(cols[1:], widths[1:], strict=True)]
         return sep.join([cols[0].ljust(widths[0])] + rest).rstrip()
 
-    out.append(fmt_line(header))
-    out.append(sep.join("-" * w for w in widths))
-    for line in lines:
-        out.append(fmt_line(line))
-    out.append("")
-    out.append("notes:")
-    out += [f"  {n}" for n in NOTES]
-    zl_import = next((r["cells"].get("zarrlake") for r in results["rows"] if r["id"] == "w9.import"), None)
-    if zl_import and zl_import.get("zarr_loaded") is False:
-        out.append("  9: `import zarrlake` did not load zarr (deferred to first use); its first store use pays that.")
-    if reasons:
-        out.append("  cell notes:")
-        out += [f"   [{i}] {r}" for i, r in enumerate(reasons, 1)]
-    if "wall_s" in results:
-        out.append(f"  whole run: {results['wall_s']:.0f} s wall time")
-    return "\n".join(out)
+    return [fmt_line(header), sep.join("-" * w for w in widths)] + [fmt_line(line) for line in lines]
+
+
+def fmt_n(n: float | None) -> str:
+    if n is None:
+        return ""
+    return f"{n:.0f}" if float(n).is_integer() else f"{n:.1f}"
+
+
+def fmt_methods(counts: dict[str, float]) -> str:
+    return " ".join(f"{k} {fmt_n(v)}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if v)
+
+
+def s3_request_notes(results: dict[str, Any]) -> list[str]:
+    """The commit rows' requests by HTTP method, and Icechunk's next-session cost."""
+    out = []
+    by_id = {r["id"]: r for r in results.get("s3_rows") or []}
+    for row in results.get("s3_rows") or []:
+        if not (row.get("shown", True) and row["id"].endswith(".commit") and row["requests"]):
+            continue
+        zl = row["requests"].get("zarrlake-s3") or {}
+        ic = row["requests"].get("icechunk-s3") or {}
+        label = row["label"].split()[0]
+        parts = []
+        if zl:
+            parts.append(f"zarrlake {fmt_methods(zl['by_method'])} (own: {fmt_methods(zl.get('own_by_kind', {}))})")
+        if ic:
+            parts.append(f"Icechunk {fmt_methods(ic['by_method'])}")
+        out.append(f"{label} commit requests by method: " + "; ".join(parts))
+    nxt = by_id.get("s3.w4.next")
+    if nxt:
+        cell = nxt["cells"].get("icechunk-s3") or {}
+        req = nxt["requests"].get("icechunk-s3") or {}
+        if cell.get("status") == "ok" and req:
+            out.append(
+                f"S4: Icechunk's next writable_session('main') after each commit (outside its commit "
+                f"window; zarrlake's commit() starts its next session itself): {fmt_s(cell['median_s'])}, "
+                f"{fmt_methods(req['by_method'])} requests (median)"
+            )
+    return out
 
 
 NOTES = [
@@ -350,6 +502,18 @@ NOTES = [
     "8: * = LocalStore/Icechunk have no filter_metadata; their value is the equivalent walk "
     "(Group.members + jmespath on attrs), also shown on the next row for all.",
     "9: zarrlake = import zarrlake, LocalStore = import zarr, Icechunk = import icechunk.",
+]
+
+S3_NOTES = [
+    "S3: moto's threaded server on 127.0.0.1 in the benchmark process (tests/s3kit.py; conditional "
+    "puts made atomic), started for the S3 workloads and stopped after them; both systems go through "
+    "one tests/s3kit.py FaultProxy with no faults (one extra local hop per request for both). moto "
+    "costs milliseconds per request, so request count dominates these times; real S3 adds 10-30 ms "
+    "of latency per request on top, and more concurrency. Icechunk: s3_storage with its defaults.",
+    "S3 requests: counted by the proxy, reset right before and read right after the measured call "
+    "(write rows: write + commit windows); 'zl own' is zarrlake's repo.request_counts() over the "
+    "same window (the proxy's GET = its get + list). 'commit' = exactly repo.commit (zarrlake) / "
+    "session.commit (Icechunk). S4 per commit: median over every commit of every round.",
 ]
 
 
