@@ -39,9 +39,11 @@ def _new_memory_repo() -> zarrlake.Repo:
 
 
 @pytest.fixture(params=["memory", "s3"])
-def new_repo(request: pytest.FixtureRequest, tmp_path: Any):
-    """A factory of fresh repos on each backend (one per hypothesis example)."""
-    return lambda: make_client(request, request.param, tmp_path).create_repo("org/store")
+def machine_setup(request: pytest.FixtureRequest, tmp_path: Any):
+    """A factory of fresh repos on each backend (one per hypothesis example), and the
+    hypothesis settings for it: fewer examples on s3, where each step is many requests."""
+    chosen = STATEFUL_SETTINGS if request.param == "memory" else S3_STATEFUL_SETTINGS
+    return (lambda: make_client(request, request.param, tmp_path).create_repo("org/store")), chosen
 
 
 class JsonDocumentBuffer(CpuBuffer):
@@ -148,6 +150,9 @@ STATEFUL_SETTINGS = settings(
 )
 
 
+S3_STATEFUL_SETTINGS = settings(STATEFUL_SETTINGS, max_examples=8)
+
+
 def _commit(store: ZarrlakeStore) -> None:
     """Commits the store's session; the store follows into the next one, whose reads come
     from the new commit's snapshot and manifests."""
@@ -175,16 +180,20 @@ class CommittingStoreMachine(ZarrStoreStateMachine):
 
 
 @pytest.mark.parametrize("machine", [ZarrHierarchyStateMachine, CommittingHierarchyMachine])
-def test_zarr_hierarchy_state_machine(machine: type[ZarrHierarchyStateMachine], new_repo) -> None:
+def test_zarr_hierarchy_state_machine(machine: type[ZarrHierarchyStateMachine], machine_setup) -> None:
+    new_repo, chosen = machine_setup
+
     def factory() -> ZarrHierarchyStateMachine:
         return machine(new_repo().store)
 
-    run_state_machine_as_test(factory, settings=STATEFUL_SETTINGS)
+    run_state_machine_as_test(factory, settings=chosen)
 
 
 @pytest.mark.parametrize("machine", [ZarrStoreStateMachine, CommittingStoreMachine])
-def test_zarr_store_state_machine(machine: type[ZarrStoreStateMachine], new_repo) -> None:
+def test_zarr_store_state_machine(machine: type[ZarrStoreStateMachine], machine_setup) -> None:
+    new_repo, chosen = machine_setup
+
     def factory() -> ZarrStoreStateMachine:
         return machine(new_repo().store)
 
-    run_state_machine_as_test(factory, settings=STATEFUL_SETTINGS)
+    run_state_machine_as_test(factory, settings=chosen)

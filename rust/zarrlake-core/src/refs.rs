@@ -52,6 +52,14 @@ impl VersionedCells {
         }
     }
 
+    /// The version of the cell this handle saw last (read or wrote), without a request.
+    /// Only a starting point for a conditional write: a newer version makes it fail.
+    pub fn last_seen<T: DeserializeOwned>(&self, kind: Kind, prefix: &str) -> Option<(u64, T)> {
+        let (seq, bytes) = self.seen.lock().get(prefix).cloned()?;
+        let value = codec::decode(kind, &version_key(prefix, seq), &bytes).ok()?;
+        Some((seq, value))
+    }
+
     /// The newest version of the cell, with its seq, or `None` if it has none.
     pub async fn latest<T: DeserializeOwned>(&self, kind: Kind, prefix: &str) -> Result<Option<(u64, T)>> {
         let cached = self.seen.lock().get(prefix).cloned();
@@ -59,18 +67,30 @@ impl VersionedCells {
             Some((s, b)) => (s, Some(b)),
             None => (0, None),
         };
+        // Whether version `seq + 1` must still be probed (a cold search that found no
+        // version 1 has just probed it).
+        let mut probe = true;
         if seq == 0 {
-            if let Some(s) = self.find_newest_cold(prefix).await? {
-                seq = s;
-                bytes = None;
+            match self.find_newest_cold(prefix).await? {
+                Some(s) => {
+                    seq = s;
+                    bytes = None;
+                }
+                None => probe = false,
             }
         }
         loop {
             // Probe forward: versions are dense, so the first gap ends the sequence.
-            while let Some(b) = self.storage.get(&version_key(prefix, seq + 1)).await? {
-                seq += 1;
-                bytes = Some(b);
+            while probe {
+                match self.storage.get(&version_key(prefix, seq + 1)).await? {
+                    Some(b) => {
+                        seq += 1;
+                        bytes = Some(b);
+                    }
+                    None => probe = false,
+                }
             }
+            probe = true;
             if !self.versions_past(prefix, seq).await? {
                 break;
             }

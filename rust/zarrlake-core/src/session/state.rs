@@ -124,16 +124,31 @@ impl Session {
     async fn try_update_state(&self, f: impl Fn(&mut SessionState) -> Result<bool>) -> Result<SessionState> {
         let info = self.info();
         let repo = &self.inner.repo;
+        let cell = state_cell(&self.inner.id);
+        // First try on top of the version this handle saw last (typically the one it just
+        // wrote, as a commit seals and then records "committed"): the conditional put
+        // fails if anyone wrote since, and only then is the state read. Only a change is
+        // tried that way; a refusal or "nothing to do" is decided on the stored state.
+        let mut known = repo.inner.cells.last_seen::<SessionState>(Kind::SessionState, &cell);
         loop {
-            let (seq, mut st) = repo.session_state(&info).await?;
-            if !f(&mut st)? {
-                return Ok(st);
+            let (seq, mut st, fresh) = match known.take() {
+                Some((seq, st)) => (seq, st, false),
+                None => {
+                    let (seq, st) = repo.session_state(&info).await?;
+                    (seq, st, true)
+                }
+            };
+            match f(&mut st) {
+                Ok(true) => {}
+                _ if !fresh => continue,
+                Ok(false) => return Ok(st),
+                Err(e) => return Err(e),
             }
             st.time_micros = now_micros();
             if repo
                 .inner
                 .cells
-                .put_next(Kind::SessionState, &state_cell(&self.inner.id), seq, &st)
+                .put_next(Kind::SessionState, &cell, seq, &st)
                 .await?
             {
                 return Ok(st);
