@@ -19,10 +19,11 @@ AUTHOR = zarrlake.Author("Ada", "ada@example.org")
 
 @pytest.fixture(scope="session")
 def moto_s3():
-    """One moto S3 server on 127.0.0.1 for the whole run, started on first use."""
+    """One moto S3 server on 127.0.0.1 for the whole run, started on first use, in a
+    process of its own (so it does not share the GIL with the tests)."""
     from s3kit import MotoS3
 
-    with MotoS3() as server:
+    with MotoS3(process=True) as server:
         server.create_bucket(S3_BUCKET)
         yield server
 

@@ -17,6 +17,8 @@ import functools
 import random
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -116,9 +118,30 @@ class MotoS3:
 
     ``atomic_conditional_puts`` (default on) patches moto so conditional
     writes are atomic, as on real S3 (see ``_serialise_moto_s3``).
+
+    With ``process=True`` the server runs in a child process instead: it then does not
+    compete for this process's GIL, so a test suite's S3 requests run beside its Python
+    code on another core. The child ends with this object, or when this process dies
+    (it watches its stdin).
     """
 
-    def __init__(self, *, region: str = DEFAULT_REGION, atomic_conditional_puts: bool = True) -> None:
+    def __init__(
+        self, *, region: str = DEFAULT_REGION, atomic_conditional_puts: bool = True, process: bool = False
+    ) -> None:
+        self.region = region
+        self._stopped = False
+        self._child: subprocess.Popen[str] | None = None
+        if process:
+            args = [sys.executable, __file__, "--serve"] + ([] if atomic_conditional_puts else ["--racy"])
+            self._child = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            assert self._child.stdout is not None
+            line = self._child.stdout.readline().strip()
+            if not line.isdigit():
+                self._child.kill()
+                raise RuntimeError(f"moto server process did not start: {line!r}")
+            self.host, self.port = "127.0.0.1", int(line)
+            self.endpoint = f"http://{self.host}:{self.port}"
+            return
         import logging
 
         from moto.server import ThreadedMotoServer
@@ -129,12 +152,10 @@ class MotoS3:
         wz = logging.getLogger("werkzeug")
         if wz.level == logging.NOTSET:
             wz.setLevel(logging.WARNING)
-        self.region = region
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         self.host, self.port = self._server.get_host_and_port()
         self.endpoint = f"http://{self.host}:{self.port}"
-        self._stopped = False
 
     def client(self, endpoint: str | None = None, *, total_attempts: int | None = None, **config: Any) -> Any:
         """boto3 S3 client (see ``s3_client``), direct to moto unless ``endpoint`` (e.g. a proxy) is given."""
@@ -158,10 +179,20 @@ class MotoS3:
             resp.read()
 
     def stop(self) -> None:
-        """Stops the server thread (idempotent)."""
-        if not self._stopped:
-            self._stopped = True
+        """Stops the server thread or process (idempotent)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._child is None:
             self._server.stop()
+            return
+        assert self._child.stdin is not None
+        self._child.stdin.close()
+        try:
+            self._child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._child.kill()
+            self._child.wait()
 
     def __enter__(self) -> Self:
         return self
@@ -695,3 +726,23 @@ class FaultProxy:
                     self._answered()
                     client.sendall(pending)
                 return keep
+
+
+def _serve(atomic: bool) -> None:
+    """The child of ``MotoS3(process=True)``: prints the port, serves until stdin closes."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    if atomic:
+        _serialise_moto_s3()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    print(server.get_host_and_port()[1], flush=True)
+    sys.stdin.read()  # EOF: the parent stopped us, or died
+    server.stop()
+
+
+if __name__ == "__main__" and "--serve" in sys.argv:
+    _serve(atomic="--racy" not in sys.argv)

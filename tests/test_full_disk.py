@@ -4,7 +4,7 @@ did not move, or it returns an id a fresh reader sees), leaves no temp file behi
 the session commits once space is freed (issue: trustworthy storage).
 
 Mounting needs root; where the mount is refused the test is skipped with the reason. The
-same sweep runs everywhere with injected faults in ``rust/zarrlake-core/tests/faults.rs``.
+same sweep runs everywhere with injected faults in ``rust/zarrlake-core/tests/integration/faults.rs``.
 """
 
 from __future__ import annotations

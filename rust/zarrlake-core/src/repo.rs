@@ -200,7 +200,9 @@ impl Repository {
         if let Location::Local(p) = &loc {
             return Ok(p.join(CONFIG_KEY).exists());
         }
-        Storage::open_with(&loc, options, Arc::default())?.exists(CONFIG_KEY).await
+        Storage::open_with(&loc, options, Arc::default())?
+            .exists(CONFIG_KEY)
+            .await
     }
 
     /// Checks a location and its options without a request: the scheme, the options'
@@ -210,7 +212,10 @@ impl Repository {
         if let Location::Cloud(_) = loc {
             return Storage::open_with(&loc, options, Arc::default()).map(|_| ());
         }
-        if let Some(k) = options.keys().find(|k| k.as_str() != crate::storage::MAX_CONCURRENCY_OPTION) {
+        if let Some(k) = options
+            .keys()
+            .find(|k| k.as_str() != crate::storage::MAX_CONCURRENCY_OPTION)
+        {
             return Err(Error::InvalidInput(format!(
                 "storage option '{k}' applies to object storage (s3://, gs://, az://), not to {loc}"
             )));
@@ -227,9 +232,10 @@ impl Repository {
             Location::Memory(name) => {
                 let dirs = crate::storage::memory_children(name);
                 let parent = &loc;
-                let found = futures::future::try_join_all(dirs.iter().map(|d| async move {
-                    Storage::open(&parent.join(d))?.exists(CONFIG_KEY).await
-                }))
+                let found = futures::future::try_join_all(
+                    dirs.iter()
+                        .map(|d| async move { Storage::open(&parent.join(d))?.exists(CONFIG_KEY).await }),
+                )
                 .await?;
                 (dirs, found)
             }
@@ -244,7 +250,12 @@ impl Repository {
                 (dirs, found)
             }
         };
-        Ok(dirs.into_iter().zip(found).filter(|(_, f)| *f).map(|(d, _)| d).collect())
+        Ok(dirs
+            .into_iter()
+            .zip(found)
+            .filter(|(_, f)| *f)
+            .map(|(d, _)| d)
+            .collect())
     }
 
     /// Deletes the repo and everything in it, its separate chunk location included;

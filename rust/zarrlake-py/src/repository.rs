@@ -71,7 +71,10 @@ impl PyRepository {
     #[staticmethod]
     #[pyo3(signature = (location, storage_options=None))]
     fn exists(py: Python<'_>, location: String, storage_options: Option<StorageOptions>) -> PyResult<bool> {
-        block(py, Repository::exists_with(&location, &storage_options.unwrap_or_default()))
+        block(
+            py,
+            Repository::exists_with(&location, &storage_options.unwrap_or_default()),
+        )
     }
 
     /// Raises unless `location` and `storage_options` are usable (no request is made).

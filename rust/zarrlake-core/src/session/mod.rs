@@ -386,7 +386,13 @@ impl Session {
             return Ok(Value::Meta(data));
         }
         let repo = &self.inner.repo;
-        let r = chunks::write_chunk(repo.chunk_storage(), repo.inner.hash, repo.config().inline_threshold, data).await?;
+        let r = chunks::write_chunk(
+            repo.chunk_storage(),
+            repo.inner.hash,
+            repo.config().inline_threshold,
+            data,
+        )
+        .await?;
         Ok(Value::Chunk(r))
     }
 

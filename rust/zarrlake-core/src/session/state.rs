@@ -53,21 +53,34 @@ pub(super) fn ensure_open(id: &str, st: &SessionState) -> Result<()> {
 
 impl Repository {
     pub(crate) async fn session_state(&self, info: &SessionInfo) -> Result<(u64, SessionState)> {
-        Ok(self
+        let found = self
             .inner
             .cells
             .latest::<SessionState>(Kind::SessionState, &state_cell(&info.id))
-            .await?
-            .unwrap_or((
-                0,
-                SessionState {
-                    expires_micros: info.expires_micros,
-                    branch: info.branch.clone(),
-                    base_commit: info.base_commit,
-                    time_micros: info.start_micros,
-                    ..SessionState::default()
-                },
-            )))
+            .await?;
+        Ok(found.unwrap_or_else(|| (0, initial_state(info))))
+    }
+
+    /// The state as the check after each write reads it: without the hole probes (see
+    /// `VersionedCells::latest_quick`), one GET when nothing changed.
+    async fn session_state_quick(&self, info: &SessionInfo) -> Result<SessionState> {
+        let found = self
+            .inner
+            .cells
+            .latest_quick::<SessionState>(Kind::SessionState, &state_cell(&info.id))
+            .await?;
+        Ok(found.map_or_else(|| initial_state(info), |(_, st)| st))
+    }
+}
+
+/// The state of a session with no stored state version yet.
+fn initial_state(info: &SessionInfo) -> SessionState {
+    SessionState {
+        expires_micros: info.expires_micros,
+        branch: info.branch.clone(),
+        base_commit: info.base_commit,
+        time_micros: info.start_micros,
+        ..SessionState::default()
     }
 }
 
@@ -145,12 +158,7 @@ impl Session {
                 Err(e) => return Err(e),
             }
             st.time_micros = now_micros();
-            if repo
-                .inner
-                .cells
-                .put_next(Kind::SessionState, &cell, seq, &st)
-                .await?
-            {
+            if repo.inner.cells.put_next(Kind::SessionState, &cell, seq, &st).await? {
                 return Ok(st);
             }
         }
@@ -210,7 +218,7 @@ impl Session {
 
     async fn check_open_after_write(&self) -> Result<()> {
         let id = &self.inner.id;
-        let (_, st) = self.inner.repo.session_state(&self.info()).await?;
+        let st = self.inner.repo.session_state_quick(&self.info()).await?;
         // Committed (or abandoned, expired) says more than "being committed".
         ensure_open(id, &st)?;
         if !st.sealed {

@@ -182,7 +182,9 @@ fn build(loc: &CloudLocation, options: &StorageOptions, exclusive: bool) -> Resu
             Arc::new(b.build().map_err(fail)?)
         }
         CloudScheme::Gcs => {
-            let mut b = GoogleCloudStorageBuilder::from_env().with_url(url).with_retry(retry(exclusive));
+            let mut b = GoogleCloudStorageBuilder::from_env()
+                .with_url(url)
+                .with_retry(retry(exclusive));
             for (k, v) in explicit {
                 let key: GoogleConfigKey = k.parse().map_err(|e| bad_option(loc, k, e))?;
                 b = b.with_config(key, v);
@@ -190,7 +192,9 @@ fn build(loc: &CloudLocation, options: &StorageOptions, exclusive: bool) -> Resu
             Arc::new(b.build().map_err(fail)?)
         }
         CloudScheme::Azure => {
-            let mut b = MicrosoftAzureBuilder::from_env().with_url(url).with_retry(retry(exclusive));
+            let mut b = MicrosoftAzureBuilder::from_env()
+                .with_url(url)
+                .with_retry(retry(exclusive));
             for (k, v) in explicit {
                 let key: AzureConfigKey = k.parse().map_err(|e| bad_option(loc, k, e))?;
                 b = b.with_config(key, v);
@@ -254,7 +258,9 @@ mod tests {
         assert_eq!(e.kind(), "invalid_input");
         assert!(e.to_string().contains("no_such_option"), "{e}");
         let gs = parse("gs://bucket").unwrap();
-        let e = client(&gs, &[("region".to_string(), "x".to_string())].into(), false).err().unwrap();
+        let e = client(&gs, &[("region".to_string(), "x".to_string())].into(), false)
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("'region'"), "{e}");
         for bad in ["0", "-1", "many"] {
             let o: StorageOptions = [(MAX_CONCURRENCY_OPTION.to_string(), bad.to_string())].into();

@@ -12,7 +12,9 @@ mod remote;
 mod stats;
 mod temp;
 
-pub use cloud::{max_concurrency, CloudLocation, CloudScheme, StorageOptions, DEFAULT_MAX_CONCURRENCY, MAX_CONCURRENCY_OPTION};
+pub use cloud::{
+    max_concurrency, CloudLocation, CloudScheme, StorageOptions, DEFAULT_MAX_CONCURRENCY, MAX_CONCURRENCY_OPTION,
+};
 pub use location::{memory_children, register_memory_store, Location};
 pub use stats::{Op, RequestStats};
 
@@ -93,7 +95,11 @@ impl Storage {
             stats,
             limit: (!matches!(location, Location::Local(_))).then(|| Arc::new(Semaphore::new(bound))),
             conditional_checked: cloud.then(Arc::default),
-            options_key: options.iter().map(|(k, v)| format!("{k}={v}\n")).collect::<String>().into(),
+            options_key: options
+                .iter()
+                .map(|(k, v)| format!("{k}={v}\n"))
+                .collect::<String>()
+                .into(),
         })
     }
 
@@ -113,7 +119,9 @@ impl Storage {
     fn store(&self) -> Result<&Arc<dyn ObjectStore>> {
         match &self.cloud {
             None => Ok(&self.store),
-            Some(c) => c.store.get_or_try_init(|| cloud::client(&c.location, &c.options, false)),
+            Some(c) => c
+                .store
+                .get_or_try_init(|| cloud::client(&c.location, &c.options, false)),
         }
     }
 
@@ -121,7 +129,9 @@ impl Storage {
     fn exclusive_store(&self) -> Result<&Arc<dyn ObjectStore>> {
         match &self.cloud {
             None => Ok(&self.store),
-            Some(c) => c.exclusive.get_or_try_init(|| cloud::client(&c.location, &c.options, true)),
+            Some(c) => c
+                .exclusive
+                .get_or_try_init(|| cloud::client(&c.location, &c.options, true)),
         }
     }
 
@@ -164,7 +174,9 @@ impl Storage {
 
     /// The error naming a missing bucket, if `e` says the bucket does not exist.
     fn bucket_error(&self, e: &object_store::Error) -> Option<Error> {
-        let Location::Cloud(c) = &self.location else { return None };
+        let Location::Cloud(c) = &self.location else {
+            return None;
+        };
         remote::missing_bucket(e, &c.bucket, c.scheme.bucket_word(), &c.to_string())
     }
 
@@ -239,14 +251,20 @@ impl Storage {
         }
         self.check_conditional_puts().await?;
         let path = self.path(key);
-        let retries = if self.cloud.is_some() { remote::LOST_PUT_RETRIES } else { 0 };
+        let retries = if self.cloud.is_some() {
+            remote::LOST_PUT_RETRIES
+        } else {
+            0
+        };
         let mut uncertain = false;
         let mut attempt = 0;
         loop {
             let put = {
                 let _slot = self.request(Op::Put).await?;
                 let payload = PutPayload::from_bytes(bytes.clone());
-                self.exclusive_store()?.put_opts(&path, payload, remote::create_opts()).await
+                self.exclusive_store()?
+                    .put_opts(&path, payload, remote::create_opts())
+                    .await
             };
             let err = match put {
                 Ok(_) => return Ok(true),
@@ -296,14 +314,23 @@ impl Storage {
             let _slot = self.request(Op::Put).await?;
             self.stats.count(Op::Put, 1);
             self.stats.count(Op::Delete, 1);
-            let probe_dir = if self.prefix.is_empty() { String::new() } else { format!("{}/", self.prefix) };
+            let probe_dir = if self.prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{}/", self.prefix)
+            };
             let key = format!("{}\n{}", c.bucket_url(), self.options_key);
-            remote::check_conditional_puts(self.store()?.as_ref(), &format!("{probe_dir}.zarrlake-probe-"), &key, &c.to_string())
-                .await
-                .map_err(|e| match e.kind() {
-                    "storage" => e.with_note("while checking that the store supports conditional puts"),
-                    _ => e,
-                })
+            remote::check_conditional_puts(
+                self.store()?.as_ref(),
+                &format!("{probe_dir}.zarrlake-probe-"),
+                &key,
+                &c.to_string(),
+            )
+            .await
+            .map_err(|e| match e.kind() {
+                "storage" => e.with_note("while checking that the store supports conditional puts"),
+                _ => e,
+            })
         })
         .await
         .map(|_| ())
@@ -319,7 +346,11 @@ impl Storage {
         let p = self.path(prefix.trim_end_matches('/'));
         let metas: Vec<_> = {
             let _slot = self.request(Op::List).await?;
-            self.store()?.list(Some(&p)).try_collect().await.map_err(|e| self.fail(e))?
+            self.store()?
+                .list(Some(&p))
+                .try_collect()
+                .await
+                .map_err(|e| self.fail(e))?
         };
         self.stats.count(Op::List, list_pages(metas.len()) - 1);
         let mut keys: Vec<String> = metas.iter().map(|m| self.relative(&m.location)).collect();
@@ -336,7 +367,10 @@ impl Storage {
         let p = self.path(prefix.trim_end_matches('/'));
         let res = {
             let _slot = self.request(Op::List).await?;
-            self.store()?.list_with_delimiter(Some(&p)).await.map_err(|e| self.fail(e))?
+            self.store()?
+                .list_with_delimiter(Some(&p))
+                .await
+                .map_err(|e| self.fail(e))?
         };
         let mut names: Vec<String> = res
             .common_prefixes
@@ -371,7 +405,9 @@ impl Storage {
         let mut stream = self.store()?.list_with_offset(Some(&dir_path), &offset);
         let mut seen = 0;
         while out.len() < limit {
-            let Some(meta) = stream.try_next().await.map_err(|e| self.fail(e))? else { break };
+            let Some(meta) = stream.try_next().await.map_err(|e| self.fail(e))? else {
+                break;
+            };
             seen += 1;
             let raw = meta.location.as_ref();
             if !raw.starts_with(&start) {

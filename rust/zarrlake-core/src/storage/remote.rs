@@ -83,7 +83,12 @@ static CHECKED: ForkLocal<Mutex<HashSet<String>>> = ForkLocal::new();
 /// Fails unless `store` refuses a second put-if-absent of one key. Run once per process
 /// and bucket before the first exclusive write: a store that ignores `If-None-Match`
 /// would let two committers both "win" one ref version, and one commit would be lost.
-pub(super) async fn check_conditional_puts(store: &dyn ObjectStore, probe_dir: &str, cache_key: &str, shown: &str) -> Result<()> {
+pub(super) async fn check_conditional_puts(
+    store: &dyn ObjectStore,
+    probe_dir: &str,
+    cache_key: &str,
+    shown: &str,
+) -> Result<()> {
     let checked = CHECKED.get_or_init(Default::default);
     if checked.lock().contains(cache_key) {
         return Ok(());
@@ -97,7 +102,9 @@ pub(super) async fn check_conditional_puts(store: &dyn ObjectStore, probe_dir: &
              overwrite each other; use a store that enforces it"
         ))
     };
-    let first = store.put_opts(&path, PutPayload::from_static(b"1"), create_opts()).await;
+    let first = store
+        .put_opts(&path, PutPayload::from_static(b"1"), create_opts())
+        .await;
     match first {
         Ok(_) => {}
         Err(object_store::Error::NotImplemented { .. } | object_store::Error::NotSupported { .. }) => {
@@ -105,7 +112,9 @@ pub(super) async fn check_conditional_puts(store: &dyn ObjectStore, probe_dir: &
         }
         Err(e) => return Err(Error::from(e)),
     }
-    let second = store.put_opts(&path, PutPayload::from_static(b"2"), create_opts()).await;
+    let second = store
+        .put_opts(&path, PutPayload::from_static(b"2"), create_opts())
+        .await;
     let _ = store.delete(&path).await;
     match second {
         Err(object_store::Error::AlreadyExists { .. }) => {
@@ -121,9 +130,13 @@ pub(super) async fn check_conditional_puts(store: &dyn ObjectStore, probe_dir: &
 /// `e` is about something else.
 pub(super) fn missing_bucket(e: &object_store::Error, bucket: &str, word: &str, shown: &str) -> Option<Error> {
     let text = e.to_string();
-    let missing = ["NoSuchBucket", "ContainerNotFound", "The specified bucket does not exist"]
-        .iter()
-        .any(|m| text.contains(m));
+    let missing = [
+        "NoSuchBucket",
+        "ContainerNotFound",
+        "The specified bucket does not exist",
+    ]
+    .iter()
+    .any(|m| text.contains(m));
     missing.then(|| {
         Error::NotFound(format!(
             "the {word} '{bucket}' does not exist (repo location {shown}): create it first, or check its name and endpoint"

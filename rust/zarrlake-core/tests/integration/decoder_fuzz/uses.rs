@@ -12,7 +12,7 @@ use zarrlake_core::format::{
 use zarrlake_core::session::changeset::{ChangeSet, Order};
 use zarrlake_core::ByteRange;
 
-use crate::KEY;
+use super::KEY;
 
 /// Decodes `bytes` as `kind`'s type and, when that works, does with the value what the
 /// engine does with it. Any panic in either fails the property.

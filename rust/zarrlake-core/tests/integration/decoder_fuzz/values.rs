@@ -8,7 +8,7 @@ use zarrlake_core::format::{
     SessionState, Snapshot, Value,
 };
 
-use crate::{KEY, KINDS};
+use super::{KEY, KINDS};
 
 fn arb_id() -> impl Strategy<Value = ObjectId> {
     any::<[u8; 12]>().prop_map(ObjectId)

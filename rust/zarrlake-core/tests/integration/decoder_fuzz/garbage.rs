@@ -309,7 +309,12 @@ pub(crate) fn arb_config() -> impl Strategy<Value = RepoConfig> {
         prop::sample::select(vec!["blake3", "sha256"]),
         0..=zarrlake_core::format::config::MAX_INLINE_THRESHOLD,
         prop::collection::vec(any::<String>(), 0..4),
-        prop::option::of(prop::sample::select(vec!["s3://bucket/chunks", "gs://b/c", "memory://c", "/data/c"])),
+        prop::option::of(prop::sample::select(vec![
+            "s3://bucket/chunks",
+            "gs://b/c",
+            "memory://c",
+            "/data/c",
+        ])),
     )
         .prop_map(
             |(format_version, hash, inline_threshold, virtual_prefixes, chunk_location)| RepoConfig {
