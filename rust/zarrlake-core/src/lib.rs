@@ -2,12 +2,13 @@
 //!
 //! Layers: `storage` (object stores, put-if-absent), `format` (on-disk objects),
 //! `ref_names` (branch/tag name rules), `refs` (append-only branch/tag versions), `repo`
-//! (refs and ref resolution), `graph` (commit history and reachability),
-//! `metadata_doc` (metadata documents are JSON objects), `session` (change sets and
+//! (refs and ref resolution), `catalog` (repos by location: list, check, delete),
+//! `graph` (commit history and reachability), `metadata_doc` (metadata documents are JSON objects), `session` (change sets and
 //! durable fragments), `conflict` and `commit`
 //! (fast-forward detection, manifest merging), `chunks` and `virtual_read` (chunk I/O);
 //! `process` keeps per-process state correct across `fork()`.
 
+pub mod catalog;
 pub mod chunks;
 pub mod commit;
 pub mod conflict;

@@ -326,7 +326,7 @@ async fn local_repos_reopen_and_refuse_garbage() {
         "repo_not_found"
     );
     assert_eq!(
-        Repository::open("s3://bucket/x").await.unwrap_err().kind(),
+        Repository::open("ftp://host/x").await.unwrap_err().kind(),
         "invalid_input"
     );
 }
