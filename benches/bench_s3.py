@@ -141,6 +141,17 @@ def start(request, benchmark, s3, rows, name, **info):
 
 
 # ---- S1: bulk -------------------------------------------------------------------------------
+def write_then_commit(benchmark, s3, h, row: str, write, message: str) -> None:
+    """Times and meters ``write`` and then the commit on their own rows (``<row>.write.only``,
+    ``<row>.commit``); the requests of both together go on ``<row>.write``."""
+    tw, mw, _ = metered(s3, h.counter, write)
+    tc, mc, _ = metered(s3, h.counter, lambda: h.commit_only(message))
+    harness.extra(benchmark, f"{row}.write.only", tw)
+    harness.extra(benchmark, f"{row}.commit", tc)
+    harness.requests(benchmark, f"{row}.write", summed(mw, mc))
+    harness.requests(benchmark, f"{row}.commit", mc)
+
+
 @pytest.mark.parametrize("name", backends.S3)
 def test_s3_bulk_write(benchmark, request, sizes, s3, s3_bulk, shared, name):
     rows = ["s3.w1.write", "s3.w1.commit"]
@@ -155,12 +166,7 @@ def test_s3_bulk_write(benchmark, request, sizes, s3, s3_bulk, shared, name):
         def write():
             arr[...] = s3_bulk
 
-        tw, mw, _ = metered(s3, h.counter, write)
-        tc, mc, _ = metered(s3, h.counter, lambda: h.commit_only("bulk write"))
-        harness.extra(benchmark, "s3.w1.write.only", tw)
-        harness.extra(benchmark, "s3.w1.commit", tc)
-        harness.requests(benchmark, "s3.w1.write", summed(mw, mc))
-        harness.requests(benchmark, "s3.w1.commit", mc)
+        write_then_commit(benchmark, s3, h, "s3.w1", write, "bulk write")
 
     benchmark.pedantic(run, setup=setup, rounds=sizes.s3_bulk_rounds, iterations=1)
     shared[("s3-bulk", name)] = rounds.current
@@ -222,12 +228,7 @@ def test_s3_small_chunks_write(benchmark, request, sizes, s3, s3_small, shared, 
         def write():
             arr[:] = s3_small
 
-        tw, mw, _ = metered(s3, h.counter, write)
-        tc, mc, _ = metered(s3, h.counter, lambda: h.commit_only("small chunks"))
-        harness.extra(benchmark, "s3.w2.write.only", tw)
-        harness.extra(benchmark, "s3.w2.commit", tc)
-        harness.requests(benchmark, "s3.w2.write", summed(mw, mc))
-        harness.requests(benchmark, "s3.w2.commit", mc)
+        write_then_commit(benchmark, s3, h, "s3.w2", write, "small chunks")
 
     benchmark.pedantic(run, setup=setup, rounds=sizes.s3_small_rounds, iterations=1)
     shared[("s3-small", name)] = rounds.current

@@ -168,37 +168,41 @@ fn bad_option(loc: &CloudLocation, key: &str, e: impl fmt::Display) -> Error {
     Error::InvalidInput(format!("storage option '{key}' is not understood for {loc}: {e}"))
 }
 
+/// `builder` with the explicit options applied, naming any key its service does not know.
+fn configure<B, K>(
+    mut builder: B,
+    loc: &CloudLocation,
+    options: &StorageOptions,
+    set: impl Fn(B, K, &str) -> B,
+) -> Result<B>
+where
+    K: std::str::FromStr,
+    K::Err: fmt::Display,
+{
+    for (k, v) in options.iter().filter(|(k, _)| k.as_str() != MAX_CONCURRENCY_OPTION) {
+        let key: K = k.parse().map_err(|e| bad_option(loc, k, e))?;
+        builder = set(builder, key, v);
+    }
+    Ok(builder)
+}
+
 fn build(loc: &CloudLocation, options: &StorageOptions, exclusive: bool) -> Result<Arc<dyn ObjectStore>> {
-    let explicit = options.iter().filter(|(k, _)| k.as_str() != MAX_CONCURRENCY_OPTION);
     let fail = |e: object_store::Error| Error::InvalidInput(format!("cannot configure a client for {loc}: {e}"));
-    let url = loc.bucket_url();
+    let (url, retry) = (loc.bucket_url(), retry(exclusive));
     let store: Arc<dyn ObjectStore> = match loc.scheme {
         CloudScheme::S3 => {
-            let mut b = AmazonS3Builder::from_env().with_url(url).with_retry(retry(exclusive));
-            for (k, v) in explicit {
-                let key: AmazonS3ConfigKey = k.parse().map_err(|e| bad_option(loc, k, e))?;
-                b = b.with_config(key, v);
-            }
+            let b = AmazonS3Builder::from_env().with_url(url).with_retry(retry);
+            let b = configure(b, loc, options, |b, k: AmazonS3ConfigKey, v| b.with_config(k, v))?;
             Arc::new(b.build().map_err(fail)?)
         }
         CloudScheme::Gcs => {
-            let mut b = GoogleCloudStorageBuilder::from_env()
-                .with_url(url)
-                .with_retry(retry(exclusive));
-            for (k, v) in explicit {
-                let key: GoogleConfigKey = k.parse().map_err(|e| bad_option(loc, k, e))?;
-                b = b.with_config(key, v);
-            }
+            let b = GoogleCloudStorageBuilder::from_env().with_url(url).with_retry(retry);
+            let b = configure(b, loc, options, |b, k: GoogleConfigKey, v| b.with_config(k, v))?;
             Arc::new(b.build().map_err(fail)?)
         }
         CloudScheme::Azure => {
-            let mut b = MicrosoftAzureBuilder::from_env()
-                .with_url(url)
-                .with_retry(retry(exclusive));
-            for (k, v) in explicit {
-                let key: AzureConfigKey = k.parse().map_err(|e| bad_option(loc, k, e))?;
-                b = b.with_config(key, v);
-            }
+            let b = MicrosoftAzureBuilder::from_env().with_url(url).with_retry(retry);
+            let b = configure(b, loc, options, |b, k: AzureConfigKey, v| b.with_config(k, v))?;
             Arc::new(b.build().map_err(fail)?)
         }
     };
