@@ -346,7 +346,11 @@ impl Session {
     }
 
     async fn commit_sealed(&self, branch: &str, message: &str, auto_ff: bool) -> Result<CommitOutcome> {
-        self.load_foreign_fragments().await?;
+        let repo = self.repo().clone();
+        // The first look at the branch tip does not depend on the other writers' fragments:
+        // both are read at once (on object storage, two round trips fewer per commit).
+        let ((), first_tip) = futures::try_join!(self.load_foreign_fragments(), repo.branch_tip(branch))?;
+        let mut first_tip = Some(first_tip);
         let changes = self.changes_snapshot();
         if changes.is_empty() {
             return Ok(CommitOutcome::default());
@@ -354,12 +358,14 @@ impl Session {
         let overwritten = changes.contested();
         let summary = Arc::new(changes.summary());
         let values = changes.into_values();
-        let repo = self.repo().clone();
         let mut base = self.base_commit();
         let mut base_snap = self.base_snapshot();
         for attempt in 0..MAX_COMMIT_ATTEMPTS {
             tokio::time::sleep(backoff(attempt)).await;
-            let (seq, tip) = repo.branch_tip(branch).await?;
+            let (seq, tip) = match first_tip.take() {
+                Some(t) => t,
+                None => repo.branch_tip(branch).await?,
+            };
             // A branch that does not exist (yet, or any more) is (re)created from our base.
             if tip.is_some() && tip != base {
                 if !auto_ff {
