@@ -3,6 +3,8 @@ S3 repo, and one commit holds every write. No fork or merge step is needed."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import zarr
@@ -21,6 +23,7 @@ def cluster():
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None, host="127.0.0.1"
     ) as c, distributed.Client(c) as dask_client:
+        dask_client.wait_for_workers(2, timeout=120)
         yield dask_client
 
 
@@ -41,8 +44,8 @@ def test_to_zarr_from_dask_workers_then_one_commit(cluster, s3_client):
         coords={"y": np.arange(64), "x": np.arange(48)},
     )
     ds.to_zarr(repo.store, mode="w", consolidated=False, compute=True)
-    workers = {w["id"] for w in cluster.scheduler_info()["workers"].values()}
-    assert len(workers) == 2
+    worker_pids = set(cluster.run(os.getpid).values())
+    assert len(worker_pids) == 2 and os.getpid() not in worker_pids, "two worker processes"
     cid = repo.commit("written by dask workers")
     assert cid is not None
     back = xr.open_zarr(_fresh(s3_client).get_repo("org/dask").store, consolidated=False)
