@@ -23,11 +23,16 @@ const DAY: i64 = 24 * 3600 * 1_000_000;
 /// Decides, for each put, whether it fails.
 type Rule = Box<dyn FnMut(&str) -> bool + Send>;
 
+/// Objects to store once a GET of `.0` has missed: a writer landing between a reader's
+/// probes.
+type LandAfterMiss = (String, Vec<(Path, Bytes)>);
+
 /// An in-memory store whose puts fail when the rule says so.
 struct FaultyStore {
     inner: InMemory,
     rule: Mutex<Option<Rule>>,
     puts: AtomicUsize,
+    land_after_miss: Mutex<Option<LandAfterMiss>>,
 }
 
 impl FaultyStore {
@@ -36,6 +41,7 @@ impl FaultyStore {
             inner: InMemory::new(),
             rule: Mutex::new(None),
             puts: AtomicUsize::new(0),
+            land_after_miss: Mutex::new(None),
         })
     }
 
@@ -88,7 +94,20 @@ impl ObjectStore for FaultyStore {
     }
 
     async fn get_opts(&self, location: &Path, options: GetOptions) -> object_store::Result<GetResult> {
-        self.inner.get_opts(location, options).await
+        let got = self.inner.get_opts(location, options).await;
+        if matches!(got, Err(object_store::Error::NotFound { .. })) {
+            let due = {
+                let mut armed = self.land_after_miss.lock();
+                match armed.as_ref() {
+                    Some((key, _)) if location.as_ref().ends_with(key.as_str()) => armed.take(),
+                    _ => None,
+                }
+            };
+            for (path, bytes) in due.map(|(_, objects)| objects).unwrap_or_default() {
+                self.inner.put(&path, PutPayload::from_bytes(bytes)).await?;
+            }
+        }
+        got
     }
 
     fn delete_stream(
@@ -307,5 +326,40 @@ async fn a_deleted_fragment_fails_the_commit() {
     assert_eq!(
         repo.join_session(writer.id()).await.unwrap_err().kind(),
         "corrupt_object"
+    );
+}
+
+/// A version and its witness that land between a reader's GET of that version (a miss)
+/// and its hole probes are the new tip, not a hole.
+#[tokio::test]
+async fn a_version_landing_between_the_probes_is_the_tip_not_a_hole() {
+    let (repo, store, loc) = faulty_repo().await;
+    let reader = Repository::open(&loc).await.unwrap();
+    assert_eq!(
+        reader.branch_tip("main").await.unwrap().0,
+        1,
+        "the reader has seen version 1"
+    );
+    let s = write_session(&repo).await;
+    s.set("a/c/0", Bytes::from(vec![1u8; 1000])).await.unwrap();
+    let second = s.commit("second", true).await.unwrap().unwrap();
+    // Take version 2 and its witness back out, to land them right after the reader misses.
+    let mut objects = Vec::new();
+    for key in [
+        "refs/branches/main/00000000000000000002",
+        "refs/branches/main/00000000000000000002.w",
+    ] {
+        let path = Path::from(key);
+        objects.push((
+            path.clone(),
+            store.inner.get(&path).await.unwrap().bytes().await.unwrap(),
+        ));
+        store.inner.delete(&path).await.unwrap();
+    }
+    *store.land_after_miss.lock() = Some(("refs/branches/main/00000000000000000002".into(), objects));
+    assert_eq!(reader.branch_tip("main").await.unwrap(), (2, Some(second)));
+    assert!(
+        store.land_after_miss.lock().is_none(),
+        "the version landed after the reader's miss"
     );
 }
