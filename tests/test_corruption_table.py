@@ -112,6 +112,9 @@ def _build(root: Path) -> tuple[str, dict[str, object]]:
     one = repo.commit("one")
     writer = zarrlake.Client(root).get_repo(NAME)  # its session starts at "one"
     zarr.open_array(repo.store, path="raw")[:1024] = -1.0
+    # Enough keys that the summary is stored apart from the commit (a small one rides in it).
+    many = zarr.open_group(repo.store).create_array("many", shape=(4000,), chunks=(1,), dtype="i1")
+    many[:] = 1
     two = repo.commit("two")
     repo.tag("v1", one)
     expected = {"main": _arrays(repo), "log": [two, one]}

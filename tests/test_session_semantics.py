@@ -110,7 +110,12 @@ def test_session_is_stored_when_needed(repo_any, trigger):
     native_id = repo_any.store._session.id  # the internal id does not store it
     assert repo_any.list_active_sessions() == []
     if trigger == "write":
+        # Stored, but private: its id was never handed out, so nobody can join or list it.
         put(repo_any, "a", b"1")
+        assert repo_any.list_active_sessions() == []
+        with pytest.raises(zarrlake.SessionNotFoundError, match="private to the process"):
+            repo_any.join_session(native_id)
+        assert repo_any.session.id == native_id  # handing it out shares it
     elif trigger == "id":
         assert repo_any.session.id == native_id
     else:

@@ -43,7 +43,8 @@ def test_write_through_array_opened_on_main_stays_on_main(repo):
     repo.new_branch("exp")  # exp exists at the same commit; go back to main
     repo.checkout("main")
     on_main = zarr.open_array(repo.store, path="x", mode="r+")
-    main_sid = on_main.store._session.id
+    main_sid = repo.session.id  # the session `on_main` is pinned to
+    assert on_main.store._session.id == main_sid
     repo.checkout("exp")
     on_main[0] = 42  # still main's session, not exp's
     assert repo.status().modified_paths == []

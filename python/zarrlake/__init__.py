@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 import atexit
+import os
 
-from ._native import __version__, _shutdown
+from ._native import __version__, _note_fork, _shutdown
 from .client import AsyncClient, Client
 from .errors import (
     CommitFailedError,
@@ -51,6 +52,8 @@ from .types import (
 # Before the interpreter finalizes, stop the runtime threads that complete store futures:
 # one still running then would touch freed Python objects and crash the process.
 atexit.register(_shutdown)
+# A private session that lives through a fork may have a child writing to it.
+os.register_at_fork(after_in_parent=_note_fork)
 
 __all__ = [
     "AsyncClient",

@@ -129,6 +129,7 @@ class RepoCore:
         """Makes ``s`` the current session, warning if the one left behind has uncommitted work."""
         old = self._pin.native if self._pin is not None else None
         if old is not None and old.id != s.id and old.writable and not old.abandoned and old.has_changes():
+            old.persist()  # the warning hands out its id: others may rejoin it now
             warnings.warn(
                 f"Session {old.id} has uncommitted changes. They are kept in that session: rejoin it "
                 f"with checkout(session_token={old.id!r}) to commit them.",

@@ -15,6 +15,9 @@ def source_url(url: str) -> tuple[str, str]:
 def _shutdown() -> None:
     """Stop this process's runtime for good (at exit); later calls raise StorageError."""
 
+def _note_fork() -> None:
+    """Tell the core this process forked (after each fork, in the parent)."""
+
 # (id, parent, message, author_name, author_email, time_micros, session_start_micros)
 CommitTuple = tuple[str, str | None, str, str, str, int, int]
 # (id, branch, base_commit, author_name, author_email, message, start_micros, expires_micros)

@@ -22,7 +22,9 @@ pub const MAX_PIECE_REFS: usize = 20_000;
 /// The size of the pieces a split makes.
 pub const TARGET_PIECE_REFS: usize = 10_000;
 pub const MAX_COMMIT_ATTEMPTS: u32 = 30;
-const MANIFEST_WRITE_CONCURRENCY: usize = 16;
+const MANIFEST_READ_CONCURRENCY: usize = 16;
+/// Objects of one commit (manifests, snapshot, commit, summary) written at once.
+const OBJECT_WRITE_CONCURRENCY: usize = 64;
 
 /// Merges sorted chunk changes into one manifest's sorted entries.
 fn merge_entries(base: &[(String, ChunkRef)], changes: &[(String, Option<ChunkRef>)]) -> Vec<(String, ChunkRef)> {
@@ -55,37 +57,44 @@ fn merge_entries(base: &[(String, ChunkRef)], changes: &[(String, Option<ChunkRe
     out
 }
 
-/// Writes `entries` as one or more manifests, split to bounded size.
-async fn write_pieces(repo: &Repository, entries: Vec<(String, ChunkRef)>) -> Result<Vec<ManifestPiece>> {
-    let mut pieces = Vec::new();
+/// Splits `entries` into one or more manifests of bounded size.
+fn split_pieces(entries: Vec<(String, ChunkRef)>) -> Vec<(ManifestPiece, Arc<Manifest>)> {
     if entries.is_empty() {
-        return Ok(pieces);
+        return Vec::new();
     }
     let parts: Vec<Vec<(String, ChunkRef)>> = if entries.len() > MAX_PIECE_REFS {
         entries.chunks(TARGET_PIECE_REFS).map(|c| c.to_vec()).collect()
     } else {
         vec![entries]
     };
-    for part in parts {
-        let id = ObjectId::new();
-        let piece = ManifestPiece {
-            first: part[0].0.clone(),
-            id,
-            count: part.len() as u64,
-        };
-        repo.write_manifest(id, Arc::new(Manifest { entries: part })).await?;
-        pieces.push(piece);
-    }
-    Ok(pieces)
+    parts
+        .into_iter()
+        .map(|part| {
+            let piece = ManifestPiece {
+                first: part[0].0.clone(),
+                id: ObjectId::new(),
+                count: part.len() as u64,
+            };
+            (piece, Arc::new(Manifest { entries: part }))
+        })
+        .collect()
+}
+
+/// A new snapshot and the manifests it names that are not stored yet.
+pub struct SnapshotPlan {
+    pub snapshot: Snapshot,
+    pub new_manifests: Vec<(ObjectId, Arc<Manifest>)>,
 }
 
 /// A new snapshot: `base` with `changes` applied. Only manifests whose key range holds a
-/// change are rewritten; the others are reused by id, so the cost is O(changed).
+/// change are rewritten; the others are reused by id, so the cost is O(changed). Nothing
+/// is written here: the caller stores the new manifests together with the snapshot and
+/// the commit, in one round of requests (nothing names them until the ref moves).
 pub async fn build_snapshot(
     repo: &Repository,
     base: &Snapshot,
     changes: &BTreeMap<String, Option<Value>>,
-) -> Result<Snapshot> {
+) -> Result<SnapshotPlan> {
     let mut metadata = base.metadata.clone();
     let mut chunk_changes: Vec<(String, Option<ChunkRef>)> = Vec::new();
     for (k, v) in changes {
@@ -112,35 +121,43 @@ pub async fn build_snapshot(
     let touched: std::collections::HashSet<usize> = groups.iter().filter_map(|(p, _, _)| *p).collect();
     let chunk_changes = Arc::new(chunk_changes);
     let base_ids: Vec<ObjectId> = base.manifests.iter().map(|p| p.id).collect();
-    let new_pieces: Vec<Vec<ManifestPiece>> = futures::stream::iter(groups.into_iter().map(|(p, start, end)| {
-        let repo = repo.clone();
-        let changes = chunk_changes.clone();
-        let id = p.map(|i| base_ids[i]);
-        async move {
-            let list = &changes[start..end];
-            let merged = match id {
-                Some(id) => {
-                    let m = repo.load_manifest(&id).await?;
-                    merge_entries(&m.entries, list)
-                }
-                None => merge_entries(&[], list),
-            };
-            write_pieces(&repo, merged).await
-        }
-    }))
-    .buffer_unordered(MANIFEST_WRITE_CONCURRENCY)
-    .try_collect()
-    .await?;
+    let new_pieces: Vec<Vec<(ManifestPiece, Arc<Manifest>)>> =
+        futures::stream::iter(groups.into_iter().map(|(p, start, end)| {
+            let repo = repo.clone();
+            let changes = chunk_changes.clone();
+            let id = p.map(|i| base_ids[i]);
+            async move {
+                let list = &changes[start..end];
+                let merged = match id {
+                    Some(id) => {
+                        let m = repo.load_manifest(&id).await?;
+                        merge_entries(&m.entries, list)
+                    }
+                    None => merge_entries(&[], list),
+                };
+                Ok::<_, Error>(split_pieces(merged))
+            }
+        }))
+        .buffer_unordered(MANIFEST_READ_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut new_manifests = Vec::new();
     let mut manifests: Vec<ManifestPiece> = base
         .manifests
         .iter()
         .enumerate()
         .filter(|(i, _)| !touched.contains(i))
         .map(|(_, p)| p.clone())
-        .chain(new_pieces.into_iter().flatten())
         .collect();
+    for (piece, m) in new_pieces.into_iter().flatten() {
+        new_manifests.push((piece.id, m));
+        manifests.push(piece);
+    }
     manifests.sort_by(|a, b| a.first.cmp(&b.first));
-    Ok(Snapshot { metadata, manifests })
+    Ok(SnapshotPlan {
+        snapshot: Snapshot { metadata, manifests },
+        new_manifests,
+    })
 }
 
 /// What a commit did.
@@ -272,28 +289,46 @@ impl Session {
             return Ok(CommitOutcome::default());
         }
         let _committing = self.inner.commit_lock.lock().await;
-        // Seal first: a writer whose fragment lands after we list fragments sees the seal
-        // and does not acknowledge its write, so no acknowledged write is left out.
-        self.seal().await?;
-        let result = self.commit_sealed(&branch, message, auto_ff).await;
+        // From here this handle's own writes are either folded or refused.
+        self.begin_commit();
+        // A shared session is sealed first: a writer whose fragment lands after we list
+        // fragments sees the seal and does not acknowledge its write, so no acknowledged
+        // write is left out. A private one has no other writer (see `sharing`).
+        let shared = self.is_shared();
+        if shared {
+            if let Err(e) = self.seal().await {
+                self.end_commit();
+                return Err(e);
+            }
+        }
+        let result = self.commit_sealed(&branch, message, auto_ff, shared).await;
         match result {
             Ok(mut outcome) => {
                 let Some(id) = outcome.commit else {
-                    self.release_seal().await?;
+                    self.end_commit();
+                    if shared {
+                        self.release_seal().await?;
+                    }
                     return Ok(outcome);
                 };
                 // The branch moved: the commit has happened, whatever fails after this.
                 self.mark_committed(id);
-                if let Err(e) = self.update_state(move |s| s.committed = Some(id)).await {
-                    outcome.warnings.push(format!(
-                        "commit {id} landed, but recording it in session {} failed ({e}); \
-                         start new work with checkout()",
-                        self.id()
-                    ));
+                if shared {
+                    if let Err(e) = self.update_state(move |s| s.committed = Some(id)).await {
+                        outcome.warnings.push(format!(
+                            "commit {id} landed, but recording it in session {} failed ({e}); \
+                             start new work with checkout()",
+                            self.id()
+                        ));
+                    }
                 }
                 Ok(outcome)
             }
             Err(cause) => {
+                self.end_commit();
+                if !shared {
+                    return Err(cause);
+                }
                 // Report why the commit failed, not a failed unseal after it.
                 if let Err(unseal) = self.release_seal().await {
                     return Err(cause.with_note(&format!(
@@ -345,11 +380,21 @@ impl Session {
         }
     }
 
-    async fn commit_sealed(&self, branch: &str, message: &str, auto_ff: bool) -> Result<CommitOutcome> {
+    async fn commit_sealed(&self, branch: &str, message: &str, auto_ff: bool, shared: bool) -> Result<CommitOutcome> {
         let repo = self.repo().clone();
-        // The first look at the branch tip does not depend on the other writers' fragments:
-        // both are read at once (on object storage, two round trips fewer per commit).
-        let ((), first_tip) = futures::try_join!(self.load_foreign_fragments(), repo.branch_tip(branch))?;
+        // The tip as last seen here: the ref put below fails if the branch moved since,
+        // and only then is the tip searched. Other writers' fragments are read at the same
+        // time as the tip, when it must be read (they do not depend on each other).
+        let hint = repo.branch_tip_hint(branch);
+        let first_tip = match (hint, shared) {
+            (Some(tip), true) => {
+                self.load_foreign_fragments().await?;
+                tip
+            }
+            (Some(tip), false) => tip,
+            (None, true) => futures::try_join!(self.load_foreign_fragments(), repo.branch_tip(branch))?.1,
+            (None, false) => repo.branch_tip(branch).await?,
+        };
         let mut first_tip = Some(first_tip);
         let changes = self.changes_snapshot();
         if changes.is_empty() {
@@ -357,6 +402,7 @@ impl Session {
         }
         let overwritten = changes.contested();
         let summary = Arc::new(changes.summary());
+        let inline = summary.fits_inline();
         let values = changes.into_values();
         let mut base = self.base_commit();
         let mut base_snap = self.base_snapshot();
@@ -380,7 +426,7 @@ impl Session {
                 base = tip;
                 base_snap = repo.snapshot_of(tip).await?;
             }
-            let snapshot = build_snapshot(&repo, &base_snap, &values).await?;
+            let plan = build_snapshot(&repo, &base_snap, &values).await?;
             let snap_id = ObjectId::new();
             let author = self.author();
             let commit = Commit {
@@ -392,14 +438,11 @@ impl Session {
                 author_email: author.email.clone(),
                 time_micros: now_micros(),
                 session_start_micros: self.start_micros(),
+                changes: inline.then(|| summary.as_ref().clone()),
             };
             let commit_id = commit.id;
-            // Nothing points at these until the branch version below is written.
-            futures::try_join!(
-                repo.write_snapshot(snap_id, Arc::new(snapshot)),
-                repo.write_changes(commit_id, summary.clone()),
-                repo.write_commit(commit),
-            )?;
+            self.write_commit_objects(plan, snap_id, commit, (!inline).then(|| summary.clone()))
+                .await?;
             let v = RefVersion::pointing(commit_id);
             if repo.put_branch_version(branch, seq, &v).await? {
                 return Ok(CommitOutcome {
@@ -412,6 +455,34 @@ impl Session {
         Err(Error::CommitFailed(format!(
             "Failed to update branch {branch}: other commits kept landing first ({MAX_COMMIT_ATTEMPTS} attempts)"
         )))
+    }
+
+    /// Stores a commit's new manifests, snapshot, commit record and (if it does not ride
+    /// in the record) change summary, all at once: nothing names them until the ref moves.
+    async fn write_commit_objects(
+        &self,
+        plan: SnapshotPlan,
+        snap_id: ObjectId,
+        commit: Commit,
+        summary: Option<Arc<ChangeSummary>>,
+    ) -> Result<()> {
+        let repo = self.repo();
+        let commit_id = commit.id;
+        let mut writes: Vec<futures::future::BoxFuture<'_, Result<()>>> = plan
+            .new_manifests
+            .into_iter()
+            .map(|(id, m)| Box::pin(repo.write_manifest(id, m)) as _)
+            .collect();
+        writes.push(Box::pin(repo.write_snapshot(snap_id, Arc::new(plan.snapshot))));
+        writes.push(Box::pin(async move { repo.write_commit(commit).await.map(|_| ()) }));
+        if let Some(summary) = summary {
+            writes.push(Box::pin(repo.write_changes(commit_id, summary)));
+        }
+        futures::stream::iter(writes)
+            .buffer_unordered(OBJECT_WRITE_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
     }
 }
 

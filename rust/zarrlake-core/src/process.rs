@@ -16,7 +16,7 @@
 
 use std::marker::PhantomData;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use rand::rngs::OsRng;
 use rand::RngCore;
@@ -24,6 +24,19 @@ use rand::RngCore;
 /// The id of the running process: it changes in a `fork()` child.
 pub fn id() -> u32 {
     std::process::id()
+}
+
+/// Forks this process has made, as far as it was told (`note_fork`, which the Python
+/// package calls after each fork in the parent). A private write session that lived
+/// through a fork may have a child writing to it, so it takes the shared protocol.
+static FORKS: AtomicU64 = AtomicU64::new(0);
+
+pub fn note_fork() {
+    FORKS.fetch_add(1, Ordering::SeqCst);
+}
+
+pub fn forks() -> u64 {
+    FORKS.load(Ordering::SeqCst)
 }
 
 /// `N` random bytes from the operating system, fresh in every process.

@@ -54,8 +54,26 @@ impl VersionedCells {
 
     /// The version of the cell this handle saw last (read or wrote), without a request.
     /// Only a starting point for a conditional write: a newer version makes it fail.
+    /// Whether this process last saw the cell with no version at all (so its first
+    /// version can be put without a read: the put-if-absent fails if one appeared).
+    pub fn known_empty(&self, prefix: &str) -> bool {
+        matches!(self.seen.lock().get(prefix), Some((0, _)))
+    }
+
+    fn note_empty(&self, prefix: &str) {
+        self.seen.lock().insert(prefix.to_string(), (0, Bytes::new()));
+    }
+
+    /// Where a search starts: the version seen last (seq 0: none), with its bytes.
+    fn cached(&self, prefix: &str) -> (u64, Option<Bytes>) {
+        match self.seen.lock().get(prefix).cloned() {
+            Some((s, b)) if s > 0 => (s, Some(b)),
+            _ => (0, None),
+        }
+    }
+
     pub fn last_seen<T: DeserializeOwned>(&self, kind: Kind, prefix: &str) -> Option<(u64, T)> {
-        let (seq, bytes) = self.seen.lock().get(prefix).cloned()?;
+        let (seq, bytes) = self.seen.lock().get(prefix).cloned().filter(|(seq, _)| *seq > 0)?;
         let value = codec::decode(kind, &version_key(prefix, seq), &bytes).ok()?;
         Some((seq, value))
     }
@@ -65,16 +83,15 @@ impl VersionedCells {
     /// cannot see is caught by the next full read (the commit's seal), before anything
     /// is committed.
     pub async fn latest_quick<T: DeserializeOwned>(&self, kind: Kind, prefix: &str) -> Result<Option<(u64, T)>> {
-        let cached = self.seen.lock().get(prefix).cloned();
-        let (mut seq, mut bytes) = match cached {
-            Some((s, b)) => (s, Some(b)),
-            None => (0, None),
-        };
+        let (mut seq, mut bytes) = self.cached(prefix);
         while let Some(b) = self.storage.get(&version_key(prefix, seq + 1)).await? {
             seq += 1;
             bytes = Some(b);
         }
-        let Some(bytes) = bytes else { return Ok(None) };
+        let Some(bytes) = bytes else {
+            self.note_empty(prefix);
+            return Ok(None);
+        };
         let value = codec::decode(kind, &version_key(prefix, seq), &bytes)?;
         self.seen.lock().insert(prefix.to_string(), (seq, bytes));
         Ok(Some((seq, value)))
@@ -82,11 +99,7 @@ impl VersionedCells {
 
     /// The newest version of the cell, with its seq, or `None` if it has none.
     pub async fn latest<T: DeserializeOwned>(&self, kind: Kind, prefix: &str) -> Result<Option<(u64, T)>> {
-        let cached = self.seen.lock().get(prefix).cloned();
-        let (mut seq, mut bytes) = match cached {
-            Some((s, b)) => (s, Some(b)),
-            None => (0, None),
-        };
+        let (mut seq, mut bytes) = self.cached(prefix);
         // Whether version `seq + 1` must still be probed (a cold search that found no
         // version 1 has just probed it).
         let mut probe = true;
@@ -127,6 +140,7 @@ impl VersionedCells {
             }
         }
         if seq == 0 {
+            self.note_empty(prefix);
             return Ok(None);
         }
         let bytes = match bytes {

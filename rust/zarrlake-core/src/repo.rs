@@ -295,6 +295,11 @@ impl Repository {
         if let Some(c) = self.inner.changes.get(id) {
             return Ok(c);
         }
+        if let Some(inline) = &self.load_commit(id).await?.changes {
+            let c = Arc::new(inline.clone());
+            self.inner.changes.insert(*id, c.clone());
+            return Ok(c);
+        }
         let key = format!("changes/{id}");
         let c: ChangeSummary = self
             .load(Kind::Changes, &key)
@@ -378,6 +383,18 @@ impl Repository {
             None => Ok((0, None)),
             Some((seq, v)) => Ok((seq, if v.deleted { None } else { v.commit })),
         }
+    }
+
+    /// The branch tip as this process last saw it, without a request (`None`: never
+    /// seen). A commit puts the next version on top of it; the put-if-absent fails if the
+    /// branch moved, and only then is the tip searched.
+    pub(crate) fn branch_tip_hint(&self, name: &str) -> Option<(u64, Option<ObjectId>)> {
+        let cell = branch_cell(name);
+        if self.inner.cells.known_empty(&cell) {
+            return Some((0, None));
+        }
+        let (seq, v) = self.inner.cells.last_seen::<RefVersion>(Kind::Ref, &cell)?;
+        Some((seq, if v.deleted { None } else { v.commit }))
     }
 
     pub(crate) async fn put_branch_version(&self, name: &str, after: u64, v: &RefVersion) -> Result<bool> {
@@ -649,6 +666,7 @@ pub(crate) mod tests {
             author_email: "ada@example.org".into(),
             time_micros: time,
             session_start_micros: time,
+            changes: None,
         };
         repo.write_commit(c).await.unwrap();
         id

@@ -25,6 +25,13 @@ fn _shutdown(py: Python<'_>) {
     runtime::shut_down(py);
 }
 
+/// Tells the core that this process forked (registered with `os.register_at_fork`): a
+/// private session that lived through a fork may have a child writing to it.
+#[pyfunction]
+fn _note_fork() {
+    zarrlake_core::process::note_fork();
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<repository::PyRepository>()?;
@@ -32,6 +39,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<buffer::PyBufferBytes>()?;
     m.add_function(wrap_pyfunction!(source_url, m)?)?;
     m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
+    m.add_function(wrap_pyfunction!(_note_fork, m)?)?;
     m.add("METADATA_NAMES", zarrlake_core::keys::METADATA_NAMES.to_vec())?;
     m.add("NODE_NAMES", zarrlake_core::keys::NODE_NAMES.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

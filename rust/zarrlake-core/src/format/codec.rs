@@ -1,9 +1,10 @@
 //! The envelope every stored object is wrapped in:
 //! `b"ZLAK"` | format version (u16 LE) | object kind (u8) | codec (u8) | checksum | payload.
 //! Payloads are MessagePack with named fields, zstd-compressed. The checksum (format 2
-//! on; 8 bytes of the BLAKE3 hash of the payload) makes any damage a `Corrupt` error:
-//! without it a flipped bit could decode to another valid object, say a manifest that
-//! maps a key to another key's chunk.
+//! on; 8 bytes of the BLAKE3 hash of the payload, and from format 3 of the header too)
+//! makes any damage a `Corrupt` error: without it a flipped bit could decode to another
+//! valid object, say a manifest that maps a key to another key's chunk. Covering the
+//! header means a flipped version bit cannot pass as an older format either.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -11,16 +12,24 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 4] = b"ZLAK";
-pub const FORMAT_VERSION: u16 = 2;
+/// Format 3: small change summaries inline in commits, private sessions.
+pub const FORMAT_VERSION: u16 = 3;
 /// The first version whose objects carry a checksum.
 const CHECKSUMMED: u16 = 2;
+/// The first version whose checksum covers the header as well.
+const HEADER_CHECKSUMMED: u16 = 3;
 const CODEC_MSGPACK_ZSTD: u8 = 1;
 const HEADER_LEN: usize = 8;
 const CHECKSUM_LEN: usize = 8;
 
-fn checksum(payload: &[u8]) -> [u8; CHECKSUM_LEN] {
+fn checksum(version: u16, header: &[u8], payload: &[u8]) -> [u8; CHECKSUM_LEN] {
+    let mut h = blake3::Hasher::new();
+    if version >= HEADER_CHECKSUMMED {
+        h.update(header);
+    }
+    h.update(payload);
     let mut out = [0u8; CHECKSUM_LEN];
-    out.copy_from_slice(&blake3::hash(payload).as_bytes()[..CHECKSUM_LEN]);
+    out.copy_from_slice(&h.finalize().as_bytes()[..CHECKSUM_LEN]);
     out
 }
 
@@ -46,7 +55,8 @@ pub fn encode<T: Serialize>(kind: Kind, value: &T) -> Result<bytes::Bytes> {
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.push(kind as u8);
     out.push(CODEC_MSGPACK_ZSTD);
-    out.extend_from_slice(&checksum(&compressed));
+    let sum = checksum(FORMAT_VERSION, &out[..HEADER_LEN], &compressed);
+    out.extend_from_slice(&sum);
     out.extend_from_slice(&compressed);
     Ok(out.into())
 }
@@ -100,7 +110,7 @@ pub fn decode<T: DeserializeOwned>(kind: Kind, key: &str, bytes: &[u8]) -> Resul
             return Err(Error::corrupt(key, "truncated: no checksum"));
         }
         let (sum, rest) = compressed.split_at(CHECKSUM_LEN);
-        if sum != checksum(rest) {
+        if sum != checksum(version, &bytes[..HEADER_LEN], rest) {
             return Err(Error::corrupt(key, "checksum mismatch: the object is damaged"));
         }
         compressed = rest;

@@ -4,8 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use super::ObjectId;
 
-/// What a commit changed, at the granularity conflicts are checked at: Zarr keys. Stored
-/// apart from the commit (`changes/<commit id>`) so checkouts and logs never decode it.
+/// What a commit changed, at the granularity conflicts are checked at: Zarr keys. A small
+/// summary rides in the commit record (one object fewer per commit); a large one is stored
+/// apart (`changes/<commit id>`) so checkouts and logs never decode it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeSummary {
     /// Every key written or deleted, sorted.
@@ -24,4 +25,18 @@ pub struct Commit {
     pub author_email: String,
     pub time_micros: i64,
     pub session_start_micros: i64,
+    /// The change summary, when it is small enough to ride along (`INLINE_SUMMARY_BYTES`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<ChangeSummary>,
+}
+
+/// Summaries whose keys take at most this many bytes are kept in the commit record.
+pub const INLINE_SUMMARY_BYTES: usize = 32 * 1024;
+
+impl ChangeSummary {
+    /// Whether the summary is small enough to ride in its commit record.
+    pub fn fits_inline(&self) -> bool {
+        let bytes: usize = self.keys.iter().chain(&self.deleted_nodes).map(|k| k.len() + 1).sum();
+        bytes <= INLINE_SUMMARY_BYTES
+    }
 }

@@ -54,6 +54,10 @@ pub struct SessionInfo {
     pub message: Option<String>,
     pub start_micros: i64,
     pub expires_micros: i64,
+    /// Stored by a write before its id was handed out: nobody else may join it unless a
+    /// later state version says `shared` (see `session::sharing`).
+    #[serde(default)]
+    pub private: bool,
 }
 
 /// A version of a write session's mutable state, `sessions/<id>/state/<seq>`.
@@ -72,6 +76,9 @@ pub struct SessionState {
     pub branch: Option<String>,
     pub base_commit: Option<ObjectId>,
     pub time_micros: i64,
+    /// A private session's id was handed out since: others may join it now.
+    #[serde(default)]
+    pub shared: bool,
 }
 
 /// What a key was set to: a metadata document or a chunk.

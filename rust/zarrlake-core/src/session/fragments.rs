@@ -3,8 +3,9 @@
 //! and a write is acknowledged only once its fragment is stored and the session was
 //! still open afterwards (see `Session::after_write_check`).
 //!
-//! Each stored fragment is also recorded by an empty marker, `sessions/<id>/acked/<name>`,
-//! written after the fragment and before the write is acknowledged. Fragments are found
+//! Each stored fragment of a shared session is also recorded by an empty marker,
+//! `sessions/<id>/acked/<name>`, written after the fragment and before the write is
+//! acknowledged (a private session's are written when it is shared, see `sharing`). Fragments are found
 //! by listing, so without the marker a deleted fragment would silently drop acknowledged
 //! writes; with it, the loss of any one object is detected when the session is folded.
 
@@ -41,8 +42,9 @@ pub struct FragmentWriter {
     pending: Mutex<Pending>,
 }
 
-/// Called after each fragment is stored; an error fails every write in it.
-pub type AfterWrite = Arc<dyn Fn() -> futures::future::BoxFuture<'static, Result<()>> + Send + Sync>;
+/// Called after each fragment is stored, with the key of its marker (which it writes if
+/// the session needs markers); an error fails every write in the fragment.
+pub type AfterWrite = Arc<dyn Fn(String) -> futures::future::BoxFuture<'static, Result<()>> + Send + Sync>;
 
 impl FragmentWriter {
     pub fn new(storage: Storage, session_id: &str) -> Self {
@@ -115,11 +117,7 @@ impl FragmentWriter {
             return Err(Error::Storage(format!("fragment {key} already exists")));
         }
         // The marker only once the fragment is stored: a marker proves its fragment existed.
-        let marker = format!("{}/{}", self.acked, name);
-        let (marked, ()) = futures::try_join!(self.storage.put_if_absent(&marker, bytes::Bytes::new()), after())?;
-        if !marked {
-            return Err(Error::Storage(format!("fragment marker {marker} already exists")));
-        }
+        after(format!("{}/{}", self.acked, name)).await?;
         Ok(Arc::from(name.as_str()))
     }
 }

@@ -5,11 +5,15 @@
 //! acknowledges is in a stored fragment and so part of the session's next commit.
 //! A write session is stored lazily: on its first write, or when its id is handed out
 //! (`persist`). Until then it lives only here, and nothing else can have written to it.
+//! A session stored by a write before its id was handed out is *private* (see
+//! `sharing`): no other process may join it, so its writes and commit skip the
+//! bookkeeping that only other writers need.
 
 pub mod changeset;
 mod foreign;
 pub mod fragments;
 mod listing;
+mod sharing;
 mod state;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -70,6 +74,9 @@ struct MutState {
     expires_micros: i64,
     abandoned: bool,
     committed: Option<ObjectId>,
+    /// A commit through this handle has taken its snapshot of the changes (or is about
+    /// to): a write of this handle that has not been applied yet is refused, not acked.
+    committing: bool,
 }
 
 pub(crate) struct SessionInner {
@@ -90,6 +97,13 @@ pub(crate) struct SessionInner {
     folded: parking_lot::Mutex<std::collections::HashSet<String>>,
     /// Held while a commit runs through this handle (see `state`).
     pub(crate) commit_lock: tokio::sync::Mutex<()>,
+    /// Whether other handles may write to the session (see `sharing`): its id was handed
+    /// out, or this handle joined it.
+    shared: AtomicBool,
+    /// The process that made this handle, and how many forks it had made by then: a
+    /// handle used in a forked child, or in a parent that forked since, is shared.
+    creator_pid: u32,
+    fork_epoch: u64,
 }
 
 /// How a session handle came to be: it decides whether it writes, and whether its
@@ -162,6 +176,7 @@ impl Repository {
             expires_micros: expires,
             abandoned: false,
             committed: None,
+            committing: false,
         };
         let origin = if for_writing { Origin::New } else { Origin::Read };
         Ok(self.session_from(id, origin, author, message, start, state))
@@ -193,6 +208,9 @@ impl Repository {
                 stored_flag: AtomicBool::new(stored),
                 folded: parking_lot::Mutex::new(std::collections::HashSet::new()),
                 commit_lock: tokio::sync::Mutex::new(()),
+                shared: AtomicBool::new(origin == Origin::Joined),
+                creator_pid: crate::process::id(),
+                fork_epoch: crate::process::forks(),
             }),
         }
     }
@@ -224,6 +242,9 @@ impl Repository {
         let info = self.session_info(id).await?;
         let (_, st) = self.session_state(&info).await?;
         ensure_open(id, &st)?;
+        if info.private && !st.shared {
+            return Err(sharing::private_error(id));
+        }
         let base = self.snapshot_of(st.base_commit).await?;
         let state = MutState {
             branch: st.branch,
@@ -233,6 +254,7 @@ impl Repository {
             expires_micros: st.expires_micros,
             abandoned: st.abandoned,
             committed: st.committed,
+            committing: false,
         };
         let author = Author {
             name: info.author_name.clone(),
@@ -251,7 +273,8 @@ impl Repository {
         Ok(s)
     }
 
-    /// Write sessions that are neither expired, abandoned nor committed, oldest first.
+    /// Write sessions that can be joined (shared, and neither expired, abandoned nor
+    /// committed), oldest first.
     pub async fn list_active_sessions(&self) -> Result<Vec<SessionInfo>> {
         let ids = self.storage().list_dirs("sessions").await?;
         let now = now_micros();
@@ -261,7 +284,8 @@ impl Repository {
                 continue;
             };
             let (_, st) = self.session_state(&info).await?;
-            if !st.abandoned && st.committed.is_none() && st.expires_micros > now {
+            let joinable = !info.private || st.shared;
+            if joinable && !st.abandoned && st.committed.is_none() && st.expires_micros > now {
                 out.push(SessionInfo {
                     expires_micros: st.expires_micros,
                     branch: st.branch,
@@ -342,6 +366,7 @@ impl Session {
             message: self.inner.message.clone(),
             start_micros: self.inner.start_micros,
             expires_micros: st.expires_micros,
+            private: false,
         }
     }
 
@@ -399,12 +424,18 @@ impl Session {
     /// Durably records `records`, then applies them to the in-memory change set.
     pub(crate) async fn record(&self, records: Vec<(String, Option<Value>)>) -> Result<()> {
         self.check_writable()?;
-        self.persist().await?;
+        self.store_record().await?;
         let writer = self
             .writer()
             .ok_or_else(|| Error::ReadOnly("read-only session".into()))?;
         let first = writer.append(records.clone(), self.after_write_check()).await?;
         let mut st = self.inner.state.write();
+        if st.committing {
+            return Err(Error::SessionExpired(format!(
+                "Session expired: session {} is being committed; this write was not acknowledged",
+                self.inner.id
+            )));
+        }
         for (i, (k, v)) in records.into_iter().enumerate() {
             st.changes.apply(
                 k,
@@ -649,5 +680,16 @@ impl Session {
 
     pub(crate) fn mark_committed(&self, id: ObjectId) {
         self.inner.state.write().committed = Some(id);
+    }
+
+    /// Closes this handle to its own writes not yet applied (see `MutState::committing`):
+    /// every write of this handle is then either in the change set or refused.
+    pub(crate) fn begin_commit(&self) {
+        self.inner.state.write().committing = true;
+    }
+
+    /// Reopens this handle to writes after a commit that did not happen.
+    pub(crate) fn end_commit(&self) {
+        self.inner.state.write().committing = false;
     }
 }

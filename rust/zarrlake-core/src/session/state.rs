@@ -7,13 +7,12 @@
 //! then presumed dead. Writers never take over a foreign seal: a live committer might
 //! still be folding, and would miss what they acknowledge.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::fragments::AfterWrite;
 use super::{check_expiry, ChangeSet, MutState, Session};
 use crate::error::{Error, Result};
-use crate::format::codec::{self, Kind};
+use crate::format::codec::Kind;
 use crate::format::{now_micros, SessionInfo, SessionState};
 use crate::repo::Repository;
 
@@ -85,28 +84,6 @@ fn initial_state(info: &SessionInfo) -> SessionState {
 }
 
 impl Session {
-    /// Stores the session's record so other processes can join it. Idempotent; a no-op
-    /// for read sessions.
-    pub async fn persist(&self) -> Result<()> {
-        if !self.inner.writable || self.is_stored() {
-            return Ok(());
-        }
-        let mut stored = self.inner.stored.lock().await;
-        if *stored {
-            return Ok(());
-        }
-        self.ensure_usable()?;
-        let info = self.info();
-        self.inner
-            .repo
-            .storage()
-            .put_if_absent(&info_key(&self.inner.id), codec::encode(Kind::SessionInfo, &info)?)
-            .await?;
-        *stored = true;
-        self.inner.stored_flag.store(true, Ordering::Release);
-        Ok(())
-    }
-
     /// Applies a state change: to the stored state if the session is stored (else the
     /// record written later carries it), then to this handle.
     pub(super) async fn change_state(
@@ -142,7 +119,11 @@ impl Session {
         // wrote, as a commit seals and then records "committed"): the conditional put
         // fails if anyone wrote since, and only then is the state read. Only a change is
         // tried that way; a refusal or "nothing to do" is decided on the stored state.
-        let mut known = repo.inner.cells.last_seen::<SessionState>(Kind::SessionState, &cell);
+        let mut known = repo
+            .inner
+            .cells
+            .last_seen::<SessionState>(Kind::SessionState, &cell)
+            .or_else(|| repo.inner.cells.known_empty(&cell).then(|| (0, initial_state(&info))));
         loop {
             let (seq, mut st, fresh) = match known.take() {
                 Some((seq, st)) => (seq, st, false),
@@ -206,13 +187,27 @@ impl Session {
         Ok(())
     }
 
-    /// Run after each fragment is stored: the write is acknowledged only if the session
-    /// is still open and nobody is folding it.
+    /// Run after each fragment is stored, with the key of its marker. In a shared
+    /// session the write is acknowledged only once the marker is stored and the session
+    /// was still open, with nobody folding it, afterwards. A private session has no other
+    /// writer or committer: this handle's own commit refuses writes it did not fold (see
+    /// `Session::record`).
     pub(super) fn after_write_check(&self) -> AfterWrite {
         let session = self.clone();
-        Arc::new(move || {
+        Arc::new(move |marker: String| {
             let session = session.clone();
-            Box::pin(async move { session.check_open_after_write().await })
+            Box::pin(async move {
+                if !session.is_shared() {
+                    return Ok(());
+                }
+                // An existing marker is one that sharing the session wrote for us.
+                let storage = session.inner.repo.storage().clone();
+                futures::try_join!(
+                    storage.put_if_absent(&marker, bytes::Bytes::new()),
+                    session.check_open_after_write()
+                )?;
+                Ok(())
+            })
         })
     }
 
@@ -284,6 +279,9 @@ mod tests {
             .await
             .unwrap();
         a.set("x/zarr.json", Bytes::from_static(b"{}")).await.unwrap();
+        // Private until its id is handed out: nobody may join it.
+        assert_eq!(repo.join_session(a.id()).await.unwrap_err().kind(), "session_not_found");
+        a.persist().await.unwrap();
         let b = repo.join_session(a.id()).await.unwrap();
         // `a` seals, as a committer that then dies would.
         a.seal().await.unwrap();

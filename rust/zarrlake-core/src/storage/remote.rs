@@ -93,36 +93,61 @@ pub(super) async fn check_conditional_puts(
     if checked.lock().contains(cache_key) {
         return Ok(());
     }
-    let name = hex::encode(crate::process::random_bytes::<8>());
-    let path = Path::from(format!("{probe_dir}{name}"));
-    let unsupported = |why: String| {
+    let unsupported = |why: &str| {
         Error::Unsupported(format!(
             "{shown} cannot be written safely: {why}. zarrlake needs put-if-absent (`If-None-Match: *` on S3, \
              generation preconditions on GCS, `If-None-Match` on Azure) so that concurrent commits cannot \
              overwrite each other; use a store that enforces it"
         ))
     };
-    let first = store
-        .put_opts(&path, PutPayload::from_static(b"1"), create_opts())
-        .await;
-    match first {
-        Ok(_) => {}
-        Err(object_store::Error::NotImplemented { .. } | object_store::Error::NotSupported { .. }) => {
-            return Err(unsupported("its client has conditional puts turned off".into()));
+    // A probe that hit a transient failure (reset, timeout, 5xx) says nothing about the
+    // store: it is run again on a fresh key.
+    let mut attempt = 0;
+    let outcome = loop {
+        let path = Path::from(format!("{probe_dir}{}", hex::encode(crate::process::random_bytes::<8>())));
+        match probe_once(store, &path).await {
+            Err(e) if may_have_landed(&e) && attempt < PROBE_ATTEMPTS => {
+                let _ = store.delete(&path).await; // it may have landed
+                attempt += 1;
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            other => break other,
         }
-        Err(e) => return Err(Error::from(e)),
-    }
-    let second = store
-        .put_opts(&path, PutPayload::from_static(b"2"), create_opts())
-        .await;
-    let _ = store.delete(&path).await;
-    match second {
-        Err(object_store::Error::AlreadyExists { .. }) => {
+    };
+    match outcome {
+        Ok(Probe::Refused) => {
             checked.lock().insert(cache_key.to_string());
             Ok(())
         }
-        Ok(_) => Err(unsupported("it accepted a second put-if-absent of one key".into())),
+        Ok(Probe::Accepted) => Err(unsupported("it accepted a second put-if-absent of one key")),
+        Ok(Probe::NotSupported) => Err(unsupported("its client has conditional puts turned off")),
         Err(e) => Err(Error::from(e)),
+    }
+}
+
+const PROBE_ATTEMPTS: u32 = 5;
+
+/// What a store did with a second put-if-absent of one key.
+enum Probe {
+    Refused,
+    Accepted,
+    NotSupported,
+}
+
+async fn probe_once(store: &dyn ObjectStore, path: &Path) -> std::result::Result<Probe, object_store::Error> {
+    match store.put_opts(path, PutPayload::from_static(b"1"), create_opts()).await {
+        Ok(_) => {}
+        Err(object_store::Error::NotImplemented { .. } | object_store::Error::NotSupported { .. }) => {
+            return Ok(Probe::NotSupported);
+        }
+        Err(e) => return Err(e),
+    }
+    let second = store.put_opts(path, PutPayload::from_static(b"2"), create_opts()).await;
+    let _ = store.delete(path).await;
+    match second {
+        Err(object_store::Error::AlreadyExists { .. }) => Ok(Probe::Refused),
+        Ok(_) => Ok(Probe::Accepted),
+        Err(e) => Err(e),
     }
 }
 

@@ -163,9 +163,30 @@ async fn fresh_tip(loc: &str) -> Option<ObjectId> {
 }
 
 /// Every single put of a commit, and every put from some point on (a full disk), fails
-/// in turn: the commit is reported as it happened, and nothing acknowledged is lost.
+/// in turn: the commit is reported as it happened, and nothing acknowledged is lost. For
+/// a private session and a shared one (which seals, and records "committed" after).
 #[tokio::test]
 async fn a_commit_is_reported_as_it_happened_whichever_put_fails() {
+    for share in [false, true] {
+        let (failed_cleanly, landed_with_warning) = commit_under_put_faults(share).await;
+        eprintln!("shared {share}: {failed_cleanly} failed cleanly, {landed_with_warning} landed with a warning");
+        if share {
+            // Both outcomes were exercised: faults before the branch moved, and after.
+            assert!(
+                failed_cleanly > 0 && landed_with_warning > 0,
+                "{failed_cleanly} {landed_with_warning}"
+            );
+        } else {
+            // A private commit writes nothing after the branch moves (but the witness).
+            assert!(
+                failed_cleanly >= 5 && landed_with_warning == 0,
+                "{failed_cleanly} {landed_with_warning}"
+            );
+        }
+    }
+}
+
+async fn commit_under_put_faults(share: bool) -> (usize, usize) {
     let mut landed_with_warning = 0;
     let mut failed_cleanly = 0;
     for from_on in [false, true] {
@@ -175,6 +196,9 @@ async fn a_commit_is_reported_as_it_happened_whichever_put_fails() {
             let s = write_session(&repo).await;
             s.set("a/c/0", Bytes::from(vec![7u8; 3000])).await.unwrap();
             s.set("a/c/1", Bytes::from(vec![8u8; 10])).await.unwrap();
+            if share {
+                s.persist().await.unwrap();
+            }
             let seen = Arc::new(AtomicUsize::new(0));
             let counter = seen.clone();
             store.fail_when(move |key| {
@@ -221,12 +245,7 @@ async fn a_commit_is_reported_as_it_happened_whichever_put_fails() {
             }
         }
     }
-    eprintln!("{failed_cleanly} failed cleanly, {landed_with_warning} landed with a warning");
-    // Both outcomes were exercised: faults before the branch moved, and after.
-    assert!(
-        failed_cleanly > 0 && landed_with_warning > 0,
-        "{failed_cleanly} {landed_with_warning}"
-    );
+    (failed_cleanly, landed_with_warning)
 }
 
 /// A ref version's witness (see `refs`) is written after the version is in place.
@@ -253,6 +272,7 @@ async fn a_failed_unseal_reports_the_cause_and_the_session_recovers() {
     let (repo, store, loc) = faulty_repo().await;
     let s = write_session(&repo).await;
     s.set("a/c/0", Bytes::from_static(b"first")).await.unwrap();
+    s.persist().await.unwrap(); // shared: a private session has no seal
     let id = s.id().to_string();
     // Fail the snapshot write (the cause), then every session-state write (the unseal).
     let mut cause_seen = false;
@@ -311,6 +331,8 @@ async fn a_deleted_fragment_fails_the_commit() {
     let before = fresh_tip(&loc).await;
     let writer = write_session(&repo).await;
     writer.set("a/c/0", Bytes::from_static(b"acked")).await.unwrap();
+    // Sharing marks the fragment that was stored while the session was private.
+    writer.persist().await.unwrap();
     let committer = repo.join_session(writer.id()).await.unwrap();
     let prefix = Path::from(format!("sessions/{}/fragments", writer.id()));
     let fragments: Vec<ObjectMeta> = store.inner.list(Some(&prefix)).try_collect().await.unwrap();

@@ -89,6 +89,7 @@ fn arb_commit() -> impl Strategy<Value = Commit> {
                 author_email,
                 time_micros: t,
                 session_start_micros: s,
+                changes: None,
             },
         )
 }
@@ -146,6 +147,7 @@ fn arb_session_info() -> impl Strategy<Value = SessionInfo> {
                 message,
                 start_micros: start,
                 expires_micros: expires,
+                private: start % 2 == 0,
             },
         )
 }
@@ -171,6 +173,7 @@ pub(crate) fn arb_session_state() -> impl Strategy<Value = SessionState> {
                 branch,
                 base_commit,
                 time_micros,
+                shared: abandoned && sealed,
             },
         )
 }
