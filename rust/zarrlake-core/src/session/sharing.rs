@@ -144,7 +144,9 @@ mod tests {
     }
 
     fn small(n: usize) -> Vec<(String, Bytes)> {
-        (0..n).map(|i| (format!("a/c/{i}"), Bytes::from(vec![i as u8; 8]))).collect()
+        (0..n)
+            .map(|i| (format!("a/c/{i}"), Bytes::from(vec![i as u8; 8])))
+            .collect()
     }
 
     #[tokio::test]

@@ -104,7 +104,10 @@ pub(super) async fn check_conditional_puts(
     // store: it is run again on a fresh key.
     let mut attempt = 0;
     let outcome = loop {
-        let path = Path::from(format!("{probe_dir}{}", hex::encode(crate::process::random_bytes::<8>())));
+        let path = Path::from(format!(
+            "{probe_dir}{}",
+            hex::encode(crate::process::random_bytes::<8>())
+        ));
         match probe_once(store, &path).await {
             Err(e) if may_have_landed(&e) && attempt < PROBE_ATTEMPTS => {
                 let _ = store.delete(&path).await; // it may have landed
