@@ -29,8 +29,8 @@ from zarr.abc.store import SupportsDeleteSync, SupportsGetSync, SupportsSetSync
 from zarr.core.buffer import Buffer
 from zarr.core.buffer.cpu import Buffer as CpuBuffer
 from zarr.testing.stateful import MAX_BINARY_SIZE, ZarrHierarchyStateMachine, ZarrStoreStateMachine
-from zarr.testing.strategies import keys as zarr_keys
 from zarr.testing.store import StoreTests
+from zarr.testing.strategies import keys as zarr_keys
 from zarrlake._native import METADATA_NAMES
 from zarrlake.store import ZarrlakeStore
 
