@@ -41,23 +41,10 @@ OLD_VERSION = "unused: only a ref's newest version is read"
 #: (kind, method) -> outcome. Methods: flip one bit, truncate to half, replace with
 #: random bytes, delete.
 EXPECTED: dict[tuple[str, str], str] = {
-    **{
-        (k, m): CORRUPT
-        for k in (
-            "chunk",
-            "manifest",
-            "snapshot",
-            "commit",
-            "change summary",
-            "branch tip version",
-            "tag version",
-            "session info",
-            "session state",
-            "session fragment",
-            "repo settings",
-        )
-        for m in ("flip", "truncate", "garbage", "delete")
-    },
+    **{(k, m): CORRUPT for k in (
+        "chunk", "manifest", "snapshot", "commit", "change summary", "branch tip version",
+        "tag version", "session info", "session state", "session fragment", "repo settings",
+    ) for m in ("flip", "truncate", "garbage", "delete")},
     **{("branch first version", m): OLD_VERSION for m in ("flip", "truncate", "garbage")},
     ("branch first version", "delete"): CORRUPT,
     **{(k, m): EMPTY for k in ("fragment marker", "ref witness") for m in ("flip", "truncate")},

@@ -20,12 +20,9 @@ da = pytest.importorskip("dask.array")
 
 @pytest.fixture(scope="module")
 def cluster():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None, host="127.0.0.1"
-        ) as c,
-        distributed.Client(c) as dask_client,
-    ):
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None, host="127.0.0.1"
+    ) as c, distributed.Client(c) as dask_client:
         dask_client.wait_for_workers(2, timeout=120)
         yield dask_client
 

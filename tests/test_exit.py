@@ -160,7 +160,9 @@ print("ok")
 def test_calls_after_shutdown_raise(tmp_path: Path) -> None:
     root = str(tmp_path / "lake")
     zarrlake.Client(root).get_or_create_repo("org/exit")
-    p = subprocess.run([sys.executable, "-c", AFTER_SHUTDOWN, root], capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [sys.executable, "-c", AFTER_SHUTDOWN, root], capture_output=True, text=True, timeout=60
+    )
     assert (p.returncode, p.stdout.strip()) == (0, "ok"), p.stderr
 
 

@@ -222,18 +222,14 @@ def test_chunks_at_another_bucket_are_found_by_every_opener(moto_s3):
     assert [o["Key"].rsplit("/", 2)[-2] for o in listed["Contents"]] == ["chunks"]
     assert not [k for k in object_keys(repo) if k.startswith("chunks/")]
     again = zarrlake.Repo.from_metastore_and_chunkstore(
-        zarrlake.MetastoreDatabase(meta, storage_options=opts),
-        zarrlake.Chunkstore(chunks, storage_options=opts),
-        "org/split",
-        AUTHOR,
+        zarrlake.MetastoreDatabase(meta, storage_options=opts), zarrlake.Chunkstore(chunks, storage_options=opts),
+        "org/split", AUTHOR,
     )
     assert read(again, "a/c/0") == b"z" * 5000
     with pytest.raises(zarrlake.InvalidInputError, match="keeps its chunks at"):
         zarrlake.Repo.from_metastore_and_chunkstore(
-            zarrlake.MetastoreDatabase(meta, storage_options=opts),
-            zarrlake.Chunkstore(meta, storage_options=opts),
-            "org/split",
-            AUTHOR,
+            zarrlake.MetastoreDatabase(meta, storage_options=opts), zarrlake.Chunkstore(meta, storage_options=opts),
+            "org/split", AUTHOR,
         )
 
 

@@ -46,8 +46,6 @@ def _refused(key: str, value: bytes) -> bool:
         return not isinstance(json.loads(value), dict)
     except ValueError:
         return True
-
-
 # Branch and tag names share one namespace.
 NAMES = ["dev", "feat", "feat/x", "v1"]
 REF_NAMES = st.sampled_from([*NAMES, "main"])

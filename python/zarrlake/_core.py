@@ -260,7 +260,9 @@ class RepoCore:
 
     def delete_branch(self, branch: str) -> None:
         if self._pin is not None and self._pin.native.branch == branch and branch != "main":
-            raise InvalidInputError(f"Branch '{branch}' is checked out in this session; check out another ref first.")
+            raise InvalidInputError(
+                f"Branch '{branch}' is checked out in this session; check out another ref first."
+            )
         self.native.delete_branch(branch)
 
     def branches(self) -> list[str]:

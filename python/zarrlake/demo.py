@@ -58,10 +58,8 @@ def run(root: str | None = None) -> None:
     ds.to_zarr(repo.store, mode="w", encoding=encoding, consolidated=False)
     n_chunks = sum(1 for k in repo._core.session_native.list_prefix("") if "/c/" in k)
     first = repo.commit("Initial import: temperature and precipitation")
-    console.print(
-        f"wrote {ds.nbytes / 2**20:.1f} MiB in {n_chunks} chunks and committed {first} "
-        f"in {time.perf_counter() - t0:.2f} s"
-    )
+    console.print(f"wrote {ds.nbytes / 2**20:.1f} MiB in {n_chunks} chunks and committed {first} "
+                  f"in {time.perf_counter() - t0:.2f} s")
 
     repo.new_branch("warming")
     temp = zarr.open_array(repo.store, path="temperature", mode="a")

@@ -29,7 +29,9 @@ from .types import (
 
 ASYNC_METHODS: tuple[str, ...]
 
-def _open_native(metastore_db: MetastoreDatabase, chunkstore: Chunkstore) -> tuple[_native.Repository, OpenArgs]: ...
+def _open_native(
+    metastore_db: MetastoreDatabase, chunkstore: Chunkstore
+) -> tuple[_native.Repository, OpenArgs]: ...
 
 class _RepoMethods:
     _core: RepoCore
