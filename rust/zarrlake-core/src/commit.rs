@@ -443,7 +443,10 @@ impl Session {
             let commit_id = commit.id;
             self.write_commit_objects(plan, snap_id, commit, (!inline).then(|| summary.clone()))
                 .await?;
-            let v = RefVersion::pointing(commit_id);
+            let v = RefVersion {
+                snapshot: Some(snap_id),
+                ..RefVersion::pointing(commit_id)
+            };
             if repo.put_branch_version(branch, seq, &v).await? {
                 return Ok(CommitOutcome {
                     commit: Some(commit_id),

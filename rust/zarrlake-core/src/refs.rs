@@ -100,68 +100,85 @@ impl VersionedCells {
     /// The newest version of the cell, with its seq, or `None` if it has none.
     pub async fn latest<T: DeserializeOwned>(&self, kind: Kind, prefix: &str) -> Result<Option<(u64, T)>> {
         let (mut seq, mut bytes) = self.cached(prefix);
-        // Whether version `seq + 1` must still be probed (a cold search that found no
-        // version 1 has just probed it).
-        let mut probe = true;
+        // After a cold search, version seq + 1 was just seen missing.
+        let mut next_known_missing = false;
         if seq == 0 {
-            match self.find_newest_cold(prefix).await? {
-                Some(s) => {
-                    seq = s;
-                    bytes = None;
-                }
-                None => probe = false,
-            }
+            seq = self.find_newest_cold(prefix).await?.unwrap_or(0);
+            next_known_missing = true;
         }
+        // The first round asks everything at once: the next version, the hole probes past
+        // the tip, and the tip's bytes if they are not at hand. Usually nothing is newer,
+        // and that round is the whole search (one round trip). Later rounds, walking over
+        // versions that landed since, read one version at a time.
+        let mut first_round = true;
         loop {
-            // Probe forward: versions are dense, so the first gap ends the sequence.
-            while probe {
-                match self.storage.get(&version_key(prefix, seq + 1)).await? {
-                    Some(b) => {
-                        seq += 1;
-                        bytes = Some(b);
+            let want_next = !next_known_missing;
+            next_known_missing = false;
+            let want_tip = seq > 0 && bytes.is_none();
+            let (next, past, tip) = if first_round {
+                futures::try_join!(
+                    self.get_if(want_next, version_key(prefix, seq + 1)),
+                    self.versions_past(prefix, seq),
+                    self.get_if(want_tip, version_key(prefix, seq)),
+                )?
+            } else {
+                (self.get_if(want_next, version_key(prefix, seq + 1)).await?, false, None)
+            };
+            if want_tip {
+                match tip {
+                    Some(b) => bytes = Some(b),
+                    None => {
+                        return Err(crate::error::Error::corrupt(
+                            version_key(prefix, seq),
+                            "ref version vanished",
+                        ))
                     }
-                    None => probe = false,
                 }
             }
-            probe = true;
-            if !self.versions_past(prefix, seq).await? {
+            if let Some(b) = next {
+                seq += 1;
+                bytes = Some(b);
+                first_round = false;
+                continue;
+            }
+            if !first_round {
+                // Past the versions that landed: the hole probes for the tip reached.
+                first_round = true;
+                next_known_missing = true;
+                continue;
+            }
+            if !past {
                 break;
             }
-            // A witness or a later version says `seq + 1` was written. It may simply have
-            // landed between the probe and the check (a writer stores a version before
-            // its witness, and a version only after the one before it), so it is read
-            // again: missing now, it is a hole.
+            // Something lies past a missing seq + 1. A writer stores a version before its
+            // witness, and a version only after the one before it, so one may have landed
+            // between our read and the probes: read it again before calling it a hole.
             match self.storage.get(&version_key(prefix, seq + 1)).await? {
                 Some(b) => {
                     seq += 1;
                     bytes = Some(b);
+                    first_round = false;
                 }
                 None => return Err(self.hole_error(prefix, seq + 1).await),
             }
         }
-        if seq == 0 {
+        let Some(bytes) = bytes.filter(|_| seq > 0) else {
             self.note_empty(prefix);
             return Ok(None);
-        }
-        let bytes = match bytes {
-            Some(b) => b,
-            None => match self.storage.get(&version_key(prefix, seq)).await? {
-                Some(b) => b,
-                None => {
-                    return Err(crate::error::Error::corrupt(
-                        version_key(prefix, seq),
-                        "ref version vanished",
-                    ))
-                }
-            },
         };
         let value = codec::decode(kind, &version_key(prefix, seq), &bytes)?;
         self.seen.lock().insert(prefix.to_string(), (seq, bytes));
         Ok(Some((seq, value)))
     }
 
-    /// True if version `seq + 1` was written (it has a witness, or later versions exist),
-    /// though it was just found missing.
+    async fn get_if(&self, wanted: bool, key: String) -> Result<Option<Bytes>> {
+        if wanted {
+            self.storage.get(&key).await
+        } else {
+            Ok(None)
+        }
+    }
+
     async fn versions_past(&self, prefix: &str, seq: u64) -> Result<bool> {
         let probes = std::iter::once(witness_key(prefix, seq + 1))
             .chain((seq + 2..=seq + HOLE_PROBES).map(|later| version_key(prefix, later)))
@@ -193,11 +210,17 @@ impl VersionedCells {
     }
 
     async fn find_newest_cold(&self, prefix: &str) -> Result<Option<u64>> {
-        if !self.storage.exists(&version_key(prefix, 1)).await? {
-            return Ok(None);
+        // Versions 1 and 2 at once: most refs are short.
+        let (k1, k2) = (version_key(prefix, 1), version_key(prefix, 2));
+        let (one, two) = futures::try_join!(self.storage.exists(&k1), self.storage.exists(&k2))?;
+        if !one {
+            return Ok(None); // a version 2 without 1 is a hole, which the probes find
         }
-        let mut lo = 1u64; // exists
-        let mut hi = 2u64;
+        if !two {
+            return Ok(Some(1));
+        }
+        let mut lo = 2u64; // exists
+        let mut hi = 4u64;
         while self.storage.exists(&version_key(prefix, hi)).await? {
             lo = hi;
             hi = hi.saturating_mul(2);

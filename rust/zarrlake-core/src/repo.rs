@@ -33,6 +33,8 @@ pub(crate) struct RepoInner {
     snapshots: Cache<ObjectId, Arc<Snapshot>>,
     manifests: Cache<ObjectId, Arc<Manifest>>,
     changes: Cache<ObjectId, Arc<ChangeSummary>>,
+    /// Snapshot ids that branch versions named for their commits (see `RefVersion::snapshot`).
+    snapshot_ids: Cache<ObjectId, ObjectId>,
     /// Virtual URL prefixes this client allows on top of the repo config's.
     virtual_allow: parking_lot::RwLock<Vec<String>>,
 }
@@ -111,6 +113,7 @@ impl Repository {
                 config,
                 hash,
                 commits: Cache::new(10_000),
+                snapshot_ids: Cache::new(10_000),
                 snapshots: Cache::new(64),
                 manifests: Cache::new(512),
                 changes: Cache::new(256),
@@ -269,17 +272,18 @@ impl Repository {
     /// A commit that a ref or another commit names: a missing one is corruption. For an id
     /// a user gave, check `commit_exists` first.
     pub async fn load_commit(&self, id: &ObjectId) -> Result<Arc<Commit>> {
-        if let Some(c) = self.inner.commits.get(id) {
-            return Ok(c);
-        }
-        let key = format!("commits/{id}");
-        let c: Commit = self
-            .load(Kind::Commit, &key)
-            .await?
-            .ok_or_else(|| Error::corrupt(&key, "commit object is missing, but a ref or commit names it"))?;
-        let c = Arc::new(c);
-        self.inner.commits.insert(*id, c.clone());
-        Ok(c)
+        // Concurrent loads of one object share one read (`get_or_insert_async`).
+        self.inner
+            .commits
+            .get_or_insert_async(id, async {
+                let key = format!("commits/{id}");
+                let c: Commit = self
+                    .load(Kind::Commit, &key)
+                    .await?
+                    .ok_or_else(|| Error::corrupt(&key, "commit object is missing, but a ref or commit names it"))?;
+                Ok(Arc::new(c))
+            })
+            .await
     }
 
     pub(crate) async fn write_commit(&self, c: Commit) -> Result<Arc<Commit>> {
@@ -318,17 +322,17 @@ impl Repository {
     }
 
     pub async fn load_snapshot(&self, id: &ObjectId) -> Result<Arc<Snapshot>> {
-        if let Some(s) = self.inner.snapshots.get(id) {
-            return Ok(s);
-        }
-        let key = format!("snapshots/{id}");
-        let s: Snapshot = self
-            .load(Kind::Snapshot, &key)
-            .await?
-            .ok_or_else(|| Error::corrupt(&key, "snapshot object is missing"))?;
-        let s = Arc::new(s);
-        self.inner.snapshots.insert(*id, s.clone());
-        Ok(s)
+        self.inner
+            .snapshots
+            .get_or_insert_async(id, async {
+                let key = format!("snapshots/{id}");
+                let s: Snapshot = self
+                    .load(Kind::Snapshot, &key)
+                    .await?
+                    .ok_or_else(|| Error::corrupt(&key, "snapshot object is missing"))?;
+                Ok(Arc::new(s))
+            })
+            .await
     }
 
     pub(crate) async fn write_snapshot(&self, id: ObjectId, s: Arc<Snapshot>) -> Result<()> {
@@ -343,24 +347,28 @@ impl Repository {
         match commit {
             None => Ok(Arc::new(Snapshot::default())),
             Some(id) => {
-                let c = self.load_commit(&id).await?;
-                self.load_snapshot(&c.snapshot).await
+                let snapshot = match self.inner.snapshot_ids.get(&id) {
+                    Some(s) => s,
+                    None => self.load_commit(&id).await?.snapshot,
+                };
+                self.load_snapshot(&snapshot).await
             }
         }
     }
 
     pub async fn load_manifest(&self, id: &ObjectId) -> Result<Arc<Manifest>> {
-        if let Some(m) = self.inner.manifests.get(id) {
-            return Ok(m);
-        }
-        let key = format!("manifests/{id}");
-        let m: Manifest = self
-            .load(Kind::Manifest, &key)
-            .await?
-            .ok_or_else(|| Error::corrupt(&key, "manifest object is missing"))?;
-        let m = Arc::new(m);
-        self.inner.manifests.insert(*id, m.clone());
-        Ok(m)
+        // Concurrent chunk reads of one manifest share one read of it.
+        self.inner
+            .manifests
+            .get_or_insert_async(id, async {
+                let key = format!("manifests/{id}");
+                let m: Manifest = self
+                    .load(Kind::Manifest, &key)
+                    .await?
+                    .ok_or_else(|| Error::corrupt(&key, "manifest object is missing"))?;
+                Ok(Arc::new(m))
+            })
+            .await
     }
 
     pub(crate) async fn write_manifest(&self, id: ObjectId, m: Arc<Manifest>) -> Result<()> {
@@ -381,8 +389,19 @@ impl Repository {
             .await?
         {
             None => Ok((0, None)),
-            Some((seq, v)) => Ok((seq, if v.deleted { None } else { v.commit })),
+            Some((seq, v)) => Ok((seq, self.tip_of(v))),
         }
+    }
+
+    /// The commit a branch version points at, noting the snapshot it names.
+    fn tip_of(&self, v: RefVersion) -> Option<ObjectId> {
+        if v.deleted {
+            return None;
+        }
+        if let (Some(c), Some(s)) = (v.commit, v.snapshot) {
+            self.inner.snapshot_ids.insert(c, s);
+        }
+        v.commit
     }
 
     /// The branch tip as this process last saw it, without a request (`None`: never
@@ -394,7 +413,7 @@ impl Repository {
             return Some((0, None));
         }
         let (seq, v) = self.inner.cells.last_seen::<RefVersion>(Kind::Ref, &cell)?;
-        Some((seq, if v.deleted { None } else { v.commit }))
+        Some((seq, self.tip_of(v)))
     }
 
     pub(crate) async fn put_branch_version(&self, name: &str, after: u64, v: &RefVersion) -> Result<bool> {

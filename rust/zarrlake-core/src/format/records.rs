@@ -18,6 +18,10 @@ pub struct RefVersion {
     pub author_name: Option<String>,
     #[serde(default)]
     pub author_email: Option<String>,
+    /// The commit's snapshot, when the writer knew it: a checkout then reads the snapshot
+    /// without first reading the commit (one round trip fewer on object storage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<ObjectId>,
 }
 
 impl RefVersion {
@@ -30,6 +34,7 @@ impl RefVersion {
             message: None,
             author_name: None,
             author_email: None,
+            snapshot: None,
         }
     }
 

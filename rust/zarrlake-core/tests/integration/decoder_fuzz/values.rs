@@ -122,6 +122,7 @@ pub(crate) fn arb_ref_version() -> impl Strategy<Value = RefVersion> {
                 message,
                 author_name,
                 author_email,
+                snapshot: commit.filter(|_| deleted),
             },
         )
 }
