@@ -100,6 +100,11 @@ impl VersionedCells {
     /// The newest version of the cell, with its seq, or `None` if it has none.
     pub async fn latest<T: DeserializeOwned>(&self, kind: Kind, prefix: &str) -> Result<Option<(u64, T)>> {
         let (mut seq, mut bytes) = self.cached(prefix);
+        if seq == 0 {
+            if let Some(found) = self.single_version(kind, prefix).await? {
+                return Ok(Some(found));
+            }
+        }
         // After a cold search, version seq + 1 was just seen missing.
         let mut next_known_missing = false;
         if seq == 0 {
@@ -169,6 +174,26 @@ impl VersionedCells {
         let value = codec::decode(kind, &version_key(prefix, seq), &bytes)?;
         self.seen.lock().insert(prefix.to_string(), (seq, bytes));
         Ok(Some((seq, value)))
+    }
+
+    /// The cold search's first guess, in one round trip: a ref with exactly one version
+    /// (a new branch, a tag). Reads version 1, looks for version 2 and probes past 1 at
+    /// once; `None` when the guess is wrong, and the full search takes over.
+    async fn single_version<T: DeserializeOwned>(&self, kind: Kind, prefix: &str) -> Result<Option<(u64, T)>> {
+        let (one, two) = (version_key(prefix, 1), version_key(prefix, 2));
+        let (one, two, past) = futures::try_join!(
+            self.storage.get(&one),
+            self.storage.exists(&two),
+            self.versions_past(prefix, 1),
+        )?;
+        match one {
+            Some(bytes) if !two && !past => {
+                let value = codec::decode(kind, &version_key(prefix, 1), &bytes)?;
+                self.seen.lock().insert(prefix.to_string(), (1, bytes));
+                Ok(Some((1, value)))
+            }
+            _ => Ok(None),
+        }
     }
 
     async fn get_if(&self, wanted: bool, key: String) -> Result<Option<Bytes>> {
