@@ -209,3 +209,23 @@ def test_filter_metadata_evaluates_nodes_without_attributes(repo_any):
     assert repo_any.filter_metadata("foo == bar") == ["plain"]  # null == null
     assert repo_any.filter_metadata("foo == `1`") == ["tagged"]
     assert repo_any.filter_metadata("!foo") == ["plain"]
+
+
+def test_a_private_commit_is_five_requests_and_a_shared_one_more(any_client):
+    """A session whose id was never handed out commits without sealing, listing or
+    recording "committed"; once shared it does all three, and both commits land."""
+    repo = any_client.create_repo("org/requests")
+    put(repo, "a/c/0", b"1")
+    repo.request_counts(reset=True)
+    first = repo.commit("private")
+    assert sum(repo.request_counts(reset=True).values()) == 5
+    put(repo, "a/c/1", b"2")
+    joined = any_client.get_repo("org/requests", checkout=False)
+    joined.join_session(repo.session.id)  # shares the session
+    put(joined, "a/c/2", b"3")
+    repo.request_counts(reset=True)
+    second = repo.commit("shared")
+    shared_cost = repo.request_counts()
+    assert sum(shared_cost.values()) > 5 and shared_cost.get("list", 0) >= 2, shared_cost
+    assert [c.id for c in repo.commit_log(limit=2)] == [second, first]
+    assert read(repo, "a/c/2") == b"3"  # the joiner's acknowledged write is in it
