@@ -15,7 +15,7 @@ from typing import Any
 
 from . import _native
 from ._storage import OpenArgs
-from .errors import InvalidInputError, NoSessionError
+from .errors import InvalidInputError, NoSessionError, ZarrlakeError
 from .types import (
     AsyncLocalWriteSession,
     Author,
@@ -129,10 +129,13 @@ class RepoCore:
         """Makes ``s`` the current session, warning if the one left behind has uncommitted work."""
         old = self._pin.native if self._pin is not None else None
         if old is not None and old.id != s.id and old.writable and not old.abandoned and old.has_changes():
-            old.persist()  # the warning hands out its id: others may rejoin it now
+            try:
+                old.persist()  # the warning hands out its id: it must be joinable
+                how = f"rejoin it with checkout(session_token={old.id!r}) to commit them"
+            except ZarrlakeError as e:
+                how = f"it could not be shared for rejoining ({e}); commit it through a store opened on it"
             warnings.warn(
-                f"Session {old.id} has uncommitted changes. They are kept in that session: rejoin it "
-                f"with checkout(session_token={old.id!r}) to commit them.",
+                f"Session {old.id} has uncommitted changes. They are kept in that session: {how}.",
                 UserWarning,
                 stacklevel=4,
             )

@@ -174,13 +174,16 @@ class _RepoMethods:
     def join_session(self, session_id: SessionID) -> LocalSession:
         """Join an existing write session by id (from any process) and make it current.
 
-        Raises SessionNotFoundError for an unknown id, SessionExpiredError for a session
-        that expired, was abandoned or was committed.
+        Raises SessionNotFoundError for an unknown id, or for a session still private to
+        the process that started it (its id was never handed out: reading
+        ``session.id`` or pickling the repo there shares it), and SessionExpiredError for
+        a session that expired, was abandoned or was committed.
         """
         return self._core.wrap(self._core.join_session(session_id))
 
     def list_active_sessions(self) -> Sequence[SessionInfo]:
-        """Stored write sessions that are not expired, abandoned or committed, oldest first."""
+        """Write sessions that can be joined, oldest first: shared (their id was handed
+        out), and not expired, abandoned or committed."""
         return self._core.list_active_sessions()
 
     def status(self, limit: int = 1000) -> SessionStatus:
