@@ -113,7 +113,8 @@ def _build(root: Path) -> tuple[str, dict[str, object]]:
     writer = zarrlake.Client(root).get_repo(NAME)  # its session starts at "one"
     zarr.open_array(repo.store, path="raw")[:1024] = -1.0
     # Enough keys that the summary is stored apart from the commit (a small one rides in it).
-    many = zarr.open_group(repo.store).create_array("many", shape=(4000,), chunks=(1,), dtype="i1")
+    long_name = "a_long_array_name_so_that_its_chunk_keys_add_up_" * 2
+    many = zarr.open_group(repo.store).create_array(long_name, shape=(2000,), chunks=(1,), dtype="i1")
     many[:] = 1
     two = repo.commit("two")
     repo.tag("v1", one)

@@ -347,23 +347,13 @@ impl Repository {
         match commit {
             None => Ok(Arc::new(Snapshot::default())),
             Some(id) => {
-                let Some(named) = self.inner.snapshot_ids.get(&id) else {
-                    let c = self.load_commit(&id).await?;
-                    return self.load_snapshot(&c.snapshot).await;
+                // A branch version that named the snapshot saves reading the commit record
+                // first (checkout, log and diff read it when they need its fields).
+                let snapshot = match self.inner.snapshot_ids.get(&id) {
+                    Some(s) => s,
+                    None => self.load_commit(&id).await?.snapshot,
                 };
-                // The branch version named the snapshot: read it and the commit at once.
-                // The commit is still read, so a missing or damaged one is found here.
-                let (c, snap) = futures::try_join!(self.load_commit(&id), self.load_snapshot(&named))?;
-                if c.snapshot != named {
-                    return Err(Error::corrupt(
-                        format!("commits/{id}"),
-                        format!(
-                            "the branch version names snapshot {named} for this commit, but the commit names {}",
-                            c.snapshot
-                        ),
-                    ));
-                }
-                Ok(snap)
+                self.load_snapshot(&snapshot).await
             }
         }
     }

@@ -31,7 +31,7 @@ pub struct Commit {
 }
 
 /// Summaries whose keys take at most this many bytes are kept in the commit record.
-pub const INLINE_SUMMARY_BYTES: usize = 32 * 1024;
+pub const INLINE_SUMMARY_BYTES: usize = 128 * 1024;
 
 impl ChangeSummary {
     /// Whether the summary is small enough to ride in its commit record.

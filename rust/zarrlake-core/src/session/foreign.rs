@@ -21,8 +21,8 @@ impl Session {
         let Some(writer) = self.writer() else {
             return Ok(());
         };
-        if !self.is_stored() {
-            return Ok(()); // nobody else can have joined it
+        if !self.is_stored() || !self.is_shared() {
+            return Ok(()); // nobody else can have joined it (see `sharing`)
         }
         let mine = writer.writer_id().to_string();
         let storage = self.inner.repo.storage().clone();

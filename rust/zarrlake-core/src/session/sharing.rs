@@ -222,11 +222,11 @@ mod tests {
     async fn a_large_change_summary_is_stored_apart_from_its_commit() {
         let repo = memory_repo().await;
         let s = session(&repo).await;
-        s.set_many(small(5000)).await.unwrap();
+        s.set_many(small(20_000)).await.unwrap(); // about 200 KiB of keys
         let id = s.commit("big", true).await.unwrap().expect("a commit");
         assert_eq!(repo.object_keys("changes/").await.unwrap().len(), 1);
         let fresh = Repository::open(&repo.location()).await.unwrap();
-        assert_eq!(fresh.load_changes(&id).await.unwrap().keys.len(), 5000);
+        assert_eq!(fresh.load_changes(&id).await.unwrap().keys.len(), 20_000);
         assert!(fresh.load_commit(&id).await.unwrap().changes.is_none());
     }
 }
