@@ -242,6 +242,28 @@ impl Repository {
 
     // ---- immutable objects, cached -------------------------------------------------
 
+    /// An immutable object by id, through `cache`: concurrent loads of one object (say,
+    /// the chunk reads of one manifest) share one read. A missing one is corruption.
+    async fn load_cached<T: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        cache: &Cache<ObjectId, Arc<T>>,
+        id: &ObjectId,
+        kind: Kind,
+        dir: &str,
+        missing: &str,
+    ) -> Result<Arc<T>> {
+        cache
+            .get_or_insert_async(id, async {
+                let key = format!("{dir}/{id}");
+                let v: T = self
+                    .load(kind, &key)
+                    .await?
+                    .ok_or_else(|| Error::corrupt(&key, missing))?;
+                Ok(Arc::new(v))
+            })
+            .await
+    }
+
     async fn load<T: DeserializeOwned + Send + 'static>(&self, kind: Kind, key: &str) -> Result<Option<T>> {
         match self.inner.storage.get(key).await? {
             None => Ok(None),
@@ -272,17 +294,8 @@ impl Repository {
     /// A commit that a ref or another commit names: a missing one is corruption. For an id
     /// a user gave, check `commit_exists` first.
     pub async fn load_commit(&self, id: &ObjectId) -> Result<Arc<Commit>> {
-        // Concurrent loads of one object share one read (`get_or_insert_async`).
-        self.inner
-            .commits
-            .get_or_insert_async(id, async {
-                let key = format!("commits/{id}");
-                let c: Commit = self
-                    .load(Kind::Commit, &key)
-                    .await?
-                    .ok_or_else(|| Error::corrupt(&key, "commit object is missing, but a ref or commit names it"))?;
-                Ok(Arc::new(c))
-            })
+        let missing = "commit object is missing, but a ref or commit names it";
+        self.load_cached(&self.inner.commits, id, Kind::Commit, "commits", missing)
             .await
     }
 
@@ -322,16 +335,8 @@ impl Repository {
     }
 
     pub async fn load_snapshot(&self, id: &ObjectId) -> Result<Arc<Snapshot>> {
-        self.inner
-            .snapshots
-            .get_or_insert_async(id, async {
-                let key = format!("snapshots/{id}");
-                let s: Snapshot = self
-                    .load(Kind::Snapshot, &key)
-                    .await?
-                    .ok_or_else(|| Error::corrupt(&key, "snapshot object is missing"))?;
-                Ok(Arc::new(s))
-            })
+        let missing = "snapshot object is missing";
+        self.load_cached(&self.inner.snapshots, id, Kind::Snapshot, "snapshots", missing)
             .await
     }
 
@@ -359,17 +364,8 @@ impl Repository {
     }
 
     pub async fn load_manifest(&self, id: &ObjectId) -> Result<Arc<Manifest>> {
-        // Concurrent chunk reads of one manifest share one read of it.
-        self.inner
-            .manifests
-            .get_or_insert_async(id, async {
-                let key = format!("manifests/{id}");
-                let m: Manifest = self
-                    .load(Kind::Manifest, &key)
-                    .await?
-                    .ok_or_else(|| Error::corrupt(&key, "manifest object is missing"))?;
-                Ok(Arc::new(m))
-            })
+        let missing = "manifest object is missing";
+        self.load_cached(&self.inner.manifests, id, Kind::Manifest, "manifests", missing)
             .await
     }
 
