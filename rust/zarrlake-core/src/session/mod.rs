@@ -100,6 +100,8 @@ pub(crate) struct SessionInner {
     /// Whether other handles may write to the session (see `sharing`): its id was handed
     /// out, or this handle joined it.
     shared: AtomicBool,
+    /// Whether sharing is complete: the record says so, and joiners may come in.
+    share_done: AtomicBool,
     /// The process that made this handle, and how many forks it had made by then: a
     /// handle used in a forked child, or in a parent that forked since, is shared.
     creator_pid: u32,
@@ -209,6 +211,7 @@ impl Repository {
                 folded: parking_lot::Mutex::new(std::collections::HashSet::new()),
                 commit_lock: tokio::sync::Mutex::new(()),
                 shared: AtomicBool::new(origin == Origin::Joined),
+                share_done: AtomicBool::new(origin == Origin::Joined),
                 creator_pid: crate::process::id(),
                 fork_epoch: crate::process::forks(),
             }),

@@ -47,16 +47,21 @@ impl Session {
         if self.is_stored() {
             return Ok(());
         }
-        self.store_info(!self.is_shared()).await
+        self.store_info().await
     }
 
-    async fn store_info(&self, private: bool) -> Result<()> {
+    /// Stores the record, marked private unless the session is shared by then (decided
+    /// under the lock, so that `persist` either sees it stored or it is not private).
+    async fn store_info(&self) -> Result<()> {
         let mut stored = self.inner.stored.lock().await;
         if *stored {
             return Ok(());
         }
         self.ensure_usable()?;
-        let info = crate::format::SessionInfo { private, ..self.info() };
+        let info = crate::format::SessionInfo {
+            private: !self.is_shared(),
+            ..self.info()
+        };
         // Already there means a forked child or parent stored it first: the same session.
         self.inner
             .repo
@@ -69,34 +74,38 @@ impl Session {
     }
 
     /// Shares the session, so that any process that knows its id can join it: its id is
-    /// being handed out. Idempotent; a no-op for read sessions.
+    /// being handed out. Idempotent (a failed attempt is redone by the next); a no-op for
+    /// read sessions.
     pub async fn persist(&self) -> Result<()> {
-        if !self.inner.writable || self.inner.shared.load(Ordering::SeqCst) {
+        if !self.inner.writable || self.inner.share_done.load(Ordering::SeqCst) {
             return Ok(());
         }
         // A commit running in private mode finishes first: a joiner must not write into a
         // session whose committer neither sealed it nor lists its fragments.
         let _committing = self.inner.commit_lock.lock().await;
-        if !self.is_stored() {
-            self.inner.shared.store(true, Ordering::SeqCst);
-            return self.store_info(false).await;
-        }
-        if self.inner.shared.load(Ordering::SeqCst) {
+        if self.inner.share_done.load(Ordering::SeqCst) {
             return Ok(());
         }
         self.ensure_usable()?;
-        // Shared from here on, so a fragment stored from now writes its own marker; those
-        // stored before are listed below (one that lands in between gets both: harmless).
+        // Shared from here on: every write and commit takes the full protocol, a record
+        // stored from now is not private, and a fragment stored from now writes its own
+        // marker (those stored before are marked below; one in between gets both).
         self.inner.shared.store(true, Ordering::SeqCst);
-        self.mark_own_fragments().await?;
-        let committed = self.committed();
-        self.update_state(move |s| {
-            s.shared = true;
-            if committed.is_some() {
-                s.committed = committed;
-            }
-        })
-        .await?;
+        if !*self.inner.stored.lock().await {
+            self.store_info().await?;
+        } else {
+            // Stored, perhaps as private: mark its fragments, then let joiners in.
+            self.mark_own_fragments().await?;
+            let committed = self.committed();
+            self.update_state(move |s| {
+                s.shared = true;
+                if committed.is_some() {
+                    s.committed = committed;
+                }
+            })
+            .await?;
+        }
+        self.inner.share_done.store(true, Ordering::SeqCst);
         Ok(())
     }
 
