@@ -49,8 +49,6 @@ impl VersionedCells {
         }
     }
 
-    /// The version of the cell this handle saw last (read or wrote), without a request.
-    /// Only a starting point for a conditional write: a newer version makes it fail.
     /// Whether this process last saw the cell with no version at all (so its first
     /// version can be put without a read: the put-if-absent fails if one appeared).
     pub fn known_empty(&self, prefix: &str) -> bool {
@@ -69,6 +67,8 @@ impl VersionedCells {
         }
     }
 
+    /// The version of the cell this handle saw last (read or wrote), without a request.
+    /// Only a starting point for a conditional write: a newer version makes it fail.
     pub fn last_seen<T: DeserializeOwned>(&self, kind: Kind, prefix: &str) -> Option<(u64, T)> {
         let (seq, bytes) = self.seen.lock().get(prefix).cloned().filter(|(seq, _)| *seq > 0)?;
         let value = codec::decode(kind, &version_key(prefix, seq), &bytes).ok()?;
@@ -97,15 +97,30 @@ impl VersionedCells {
     /// The newest version of the cell, with its seq, or `None` if it has none.
     pub async fn latest<T: DeserializeOwned>(&self, kind: Kind, prefix: &str) -> Result<Option<(u64, T)>> {
         let (mut seq, mut bytes) = self.cached(prefix);
-        if seq == 0 {
-            if let Some(found) = self.single_version(kind, prefix).await? {
-                return Ok(Some(found));
-            }
-        }
-        // After a cold search, version seq + 1 was just seen missing.
+        // After a cold start, version seq + 1 was just seen missing.
         let mut next_known_missing = false;
         if seq == 0 {
-            seq = self.find_newest_cold(prefix).await?.unwrap_or(0);
+            // Most refs are short: version 1, version 2 and the witness of 2 at once, which
+            // settle a ref of one version in one round trip.
+            let (k1, k2) = (version_key(prefix, 1), version_key(prefix, 2));
+            let (one, two, past) = futures::try_join!(
+                self.storage.get(&k1),
+                self.storage.exists(&k2),
+                self.versions_past(prefix, 1),
+            )?;
+            match (one, two) {
+                (Some(b), false) if !past => {
+                    let value = codec::decode(kind, &k1, &b)?;
+                    self.seen.lock().insert(prefix.to_string(), (1, b));
+                    return Ok(Some((1, value)));
+                }
+                (Some(b), false) => {
+                    (seq, bytes) = (1, Some(b)); // a hole at 2: the search below reports it
+                }
+                // A version 2 without 1 is a hole too, which the witness of 1 shows.
+                (None, _) => {}
+                (Some(_), true) => seq = self.find_newest_from(prefix, 2).await?,
+            }
             next_known_missing = true;
         }
         // The first round asks everything at once: the next version, the hole probes past
@@ -173,26 +188,6 @@ impl VersionedCells {
         Ok(Some((seq, value)))
     }
 
-    /// The cold search's first guess, in one round trip: a ref with exactly one version
-    /// (a new branch, a tag). Reads version 1, looks for version 2 and probes past 1 at
-    /// once; `None` when the guess is wrong, and the full search takes over.
-    async fn single_version<T: DeserializeOwned>(&self, kind: Kind, prefix: &str) -> Result<Option<(u64, T)>> {
-        let (one, two) = (version_key(prefix, 1), version_key(prefix, 2));
-        let (one, two, past) = futures::try_join!(
-            self.storage.get(&one),
-            self.storage.exists(&two),
-            self.versions_past(prefix, 1),
-        )?;
-        match one {
-            Some(bytes) if !two && !past => {
-                let value = codec::decode(kind, &version_key(prefix, 1), &bytes)?;
-                self.seen.lock().insert(prefix.to_string(), (1, bytes));
-                Ok(Some((1, value)))
-            }
-            _ => Ok(None),
-        }
-    }
-
     async fn get_if(&self, wanted: bool, key: String) -> Result<Option<Bytes>> {
         if wanted {
             self.storage.get(&key).await
@@ -228,18 +223,9 @@ impl VersionedCells {
         )
     }
 
-    async fn find_newest_cold(&self, prefix: &str) -> Result<Option<u64>> {
-        // Versions 1 and 2 at once: most refs are short.
-        let (k1, k2) = (version_key(prefix, 1), version_key(prefix, 2));
-        let (one, two) = futures::try_join!(self.storage.exists(&k1), self.storage.exists(&k2))?;
-        if !one {
-            return Ok(None); // a version 2 without 1 is a hole, which the probes find
-        }
-        if !two {
-            return Ok(Some(1));
-        }
-        let mut lo = 2u64; // exists
-        let mut hi = 4u64;
+    /// The newest version, searching up from `lo`, which exists: exponential, then binary.
+    async fn find_newest_from(&self, prefix: &str, mut lo: u64) -> Result<u64> {
+        let mut hi = lo.saturating_mul(2);
         while self.storage.exists(&version_key(prefix, hi)).await? {
             lo = hi;
             hi = hi.saturating_mul(2);
@@ -253,7 +239,7 @@ impl VersionedCells {
                 hi = mid;
             }
         }
-        Ok(Some(lo))
+        Ok(lo)
     }
 
     /// Writes version `after + 1`. Returns false if another writer got there first.
