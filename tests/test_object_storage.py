@@ -190,6 +190,21 @@ def test_request_counts_match_what_the_server_saw(moto_s3, proxy):
     assert ours["put"] >= 8, "eight chunks were written"
 
 
+def test_a_burst_of_chunk_writes_shares_few_fragments(moto_s3):
+    """N acknowledged chunk writes cost N chunk puts and O(1) fragments, not 2N puts: a
+    fragment flush waits for the chunk puts already in flight and records them together."""
+    client = _client(s3_options(moto_s3))
+    repo = client.create_repo("org/burst")
+    data = np.random.default_rng(1).integers(0, 2**60, 64 * 512)  # incompressible: chunks are stored
+    arr = zarr.create_array(repo.store, name="x", shape=data.shape, chunks=(512,), dtype="i8", compressors=None)
+    before = {k for k in object_keys(repo) if "/fragments/" in k}
+    arr[:] = data  # zarr writes the 64 chunks concurrently
+    fragments = {k for k in object_keys(repo) if "/fragments/" in k} - before
+    assert 1 <= len(fragments) <= 64 // 4, len(fragments)
+    repo.commit("burst")
+    np.testing.assert_array_equal(zarr.open_array(client.get_repo("org/burst").store, path="x")[:], data)
+
+
 def test_many_requests_are_in_flight_and_the_bound_holds(moto_s3, proxy):
     items = [(f"x/c/{i}", i.to_bytes(8, "little") * 128) for i in range(256)]
     for bound, check in ((4, lambda m: m <= 4), (None, lambda m: m > 16)):

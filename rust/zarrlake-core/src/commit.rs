@@ -268,7 +268,7 @@ impl Session {
             return Ok(base);
         }
         self.load_foreign_fragments().await?;
-        let ours = self.changes_snapshot().summary();
+        let ours = self.with_changes(|c| c.summary());
         check_upstream(&repo, &branch, base, tip, &ours, "fast-forward").await?;
         let snap = repo.snapshot_of(tip).await?;
         self.set_base(tip, snap).await?;
@@ -396,14 +396,11 @@ impl Session {
             (None, false) => repo.branch_tip(branch).await?,
         };
         let mut first_tip = Some(first_tip);
-        let changes = self.changes_snapshot();
-        if changes.is_empty() {
+        let (overwritten, summary, values) = self.with_changes(|c| (c.contested(), Arc::new(c.summary()), c.values()));
+        if values.is_empty() {
             return Ok(CommitOutcome::default());
         }
-        let overwritten = changes.contested();
-        let summary = Arc::new(changes.summary());
         let inline = summary.fits_inline();
-        let values = changes.into_values();
         let mut base = self.base_commit();
         let mut base_snap = self.base_snapshot();
         for attempt in 0..MAX_COMMIT_ATTEMPTS {

@@ -75,8 +75,8 @@ impl ChangeSet {
         self.map.range((Bound::Included(from.to_string()), upper))
     }
 
-    pub fn into_values(self) -> BTreeMap<String, Option<Value>> {
-        self.map.into_iter().map(|(k, c)| (k, c.value)).collect()
+    pub fn values(&self) -> BTreeMap<String, Option<Value>> {
+        self.map.iter().map(|(k, c)| (k.clone(), c.value.clone())).collect()
     }
 
     pub fn summary(&self) -> ChangeSummary {

@@ -3,6 +3,12 @@
 //! and a write is acknowledged only once its fragment is stored and the session was
 //! still open afterwards (see `Session::after_write_check`).
 //!
+//! A flush first waits, briefly, for the chunk puts that were already in flight when it
+//! began (`PutTicket`): their writes would otherwise each need a fragment of their own
+//! moments later. That is what makes a burst of N chunk writes cost N chunk puts and a
+//! few fragments rather than 2N requests. The wait is bounded by about two typical chunk
+//! puts, so one slow put delays the others' acknowledgement by little.
+//!
 //! Each stored fragment of a shared session is also recorded by an empty marker,
 //! `sessions/<id>/acked/<name>`, written after the fragment and before the write is
 //! acknowledged (a private session's are written when it is shared, see `sharing`). Fragments are found
@@ -11,9 +17,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
 
 use super::changeset::Order;
 use crate::error::{Error, Result};
@@ -31,7 +38,39 @@ struct Pending {
     /// (index of the waiter's first record in `records`, its channel)
     waiters: Vec<(usize, Ack)>,
     flushing: bool,
+    /// Chunk puts in flight, by the parity of the generation they started in; a flush
+    /// closes the current generation and waits for its puts only.
+    in_flight: [u64; 2],
+    generation: u64,
 }
+
+/// A chunk put in flight for this writer; dropped when the put is over, however it ended.
+pub struct PutTicket {
+    writer: Arc<FragmentWriter>,
+    slot: usize,
+    started: Instant,
+}
+
+impl Drop for PutTicket {
+    fn drop(&mut self) {
+        let took = self.started.elapsed().as_micros() as u64;
+        // A rough running mean: it only sizes how long a flush may wait.
+        let old = self.writer.put_micros.load(Ordering::Relaxed);
+        let mean = if old == 0 { took } else { (old * 7 + took) / 8 };
+        self.writer.put_micros.store(mean, Ordering::Relaxed);
+        let drained = {
+            let mut p = self.writer.pending.lock();
+            p.in_flight[self.slot] -= 1;
+            p.in_flight[self.slot] == 0
+        };
+        if drained {
+            self.writer.drained.notify_waiters();
+        }
+    }
+}
+
+/// The longest a flush waits for puts in flight, whatever they take.
+const MAX_GROUP_WAIT: Duration = Duration::from_millis(250);
 
 pub struct FragmentWriter {
     storage: Storage,
@@ -40,6 +79,9 @@ pub struct FragmentWriter {
     writer_id: String,
     seq: AtomicU64,
     pending: Mutex<Pending>,
+    drained: Notify,
+    /// Running mean of chunk put times, in microseconds (0 before the first).
+    put_micros: AtomicU64,
 }
 
 /// Called after each fragment is stored, with the key of its marker (which it writes if
@@ -55,11 +97,54 @@ impl FragmentWriter {
             writer_id: hex::encode(process::random_bytes::<6>()),
             seq: AtomicU64::new(0),
             pending: Mutex::new(Pending::default()),
+            drained: Notify::new(),
+            put_micros: AtomicU64::new(0),
         }
     }
 
     pub fn writer_id(&self) -> &str {
         &self.writer_id
+    }
+
+    /// Marks the start of a chunk put whose record will be appended when it is stored.
+    pub fn begin_put(self: &Arc<Self>) -> PutTicket {
+        let slot = {
+            let mut p = self.pending.lock();
+            let slot = (p.generation & 1) as usize;
+            p.in_flight[slot] += 1;
+            slot
+        };
+        PutTicket {
+            writer: self.clone(),
+            slot,
+            started: Instant::now(),
+        }
+    }
+
+    /// Waits until the puts that were in flight when it was called are over, or for
+    /// about two typical puts, whichever is first.
+    async fn wait_for_puts_in_flight(&self) {
+        let slot = {
+            let mut p = self.pending.lock();
+            let slot = (p.generation & 1) as usize;
+            p.generation += 1;
+            if p.in_flight[slot] == 0 {
+                return;
+            }
+            slot
+        };
+        let typical = Duration::from_micros(self.put_micros.load(Ordering::Relaxed).saturating_mul(2));
+        let limit = typical.clamp(Duration::from_millis(1), MAX_GROUP_WAIT);
+        let drained = async {
+            loop {
+                let woken = self.drained.notified();
+                if self.pending.lock().in_flight[slot] == 0 {
+                    return;
+                }
+                woken.await;
+            }
+        };
+        let _ = tokio::time::timeout(limit, drained).await;
     }
 
     /// Stores `records` durably, returning the order of the first one (the rest follow).
@@ -86,12 +171,16 @@ impl FragmentWriter {
 
     async fn flush_loop(self: Arc<Self>, after: AfterWrite) {
         loop {
-            let (records, waiters) = {
+            {
                 let mut p = self.pending.lock();
                 if p.records.is_empty() {
                     p.flushing = false;
                     return;
                 }
+            }
+            self.wait_for_puts_in_flight().await;
+            let (records, waiters) = {
+                let mut p = self.pending.lock();
                 (std::mem::take(&mut p.records), std::mem::take(&mut p.waiters))
             };
             let result = self.write_fragment(records, &after).await;
@@ -143,6 +232,49 @@ pub fn writer_of(fragment: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::repo::tests::memory_repo;
+
+    fn no_marker() -> AfterWrite {
+        Arc::new(|_| Box::pin(async { Ok(()) }))
+    }
+
+    #[tokio::test]
+    async fn a_flush_waits_for_the_puts_in_flight_and_records_them_together() {
+        let repo = memory_repo().await;
+        let w = Arc::new(FragmentWriter::new(repo.storage().clone(), "s1"));
+        let tickets: Vec<PutTicket> = (0..3).map(|_| w.begin_put()).collect();
+        let first = {
+            let w = w.clone();
+            tokio::spawn(async move { w.append(vec![("a/c/0".into(), None)], no_marker()).await })
+        };
+        tokio::time::sleep(Duration::from_micros(200)).await;
+        // The puts in flight end and append their records while the flush waits, each
+        // in its own task, as `Session::set` does.
+        let mut rest = Vec::new();
+        for (i, t) in tickets.into_iter().enumerate() {
+            let w = w.clone();
+            rest.push(tokio::spawn(async move {
+                drop(t);
+                w.append(vec![(format!("a/c/{}", i + 1), None)], no_marker()).await
+            }));
+        }
+        let first = first.await.unwrap().unwrap();
+        for r in rest {
+            assert_eq!(r.await.unwrap().unwrap().fragment, first.fragment);
+        }
+        let stored = repo.storage().list(&fragments_prefix("s1")).await.unwrap();
+        assert_eq!(stored.len(), 1, "{stored:?}");
+    }
+
+    #[tokio::test]
+    async fn a_put_that_never_ends_delays_a_flush_only_briefly() {
+        let repo = memory_repo().await;
+        let w = Arc::new(FragmentWriter::new(repo.storage().clone(), "s2"));
+        let _stuck = w.begin_put();
+        let started = Instant::now();
+        w.append(vec![("a/c/0".into(), None)], no_marker()).await.unwrap();
+        assert!(started.elapsed() < MAX_GROUP_WAIT * 4, "{:?}", started.elapsed());
+    }
 
     #[test]
     fn names_sort_by_time_then_writer() {

@@ -414,6 +414,8 @@ impl Session {
             return Ok(Value::Meta(data));
         }
         let repo = &self.inner.repo;
+        // Held until the chunk is stored: the fragment flush waits for puts in flight.
+        let _ticket = self.writer().map(|w| w.begin_put());
         let r = chunks::write_chunk(
             repo.chunk_storage(),
             repo.inner.hash,
@@ -606,8 +608,9 @@ impl Session {
         Ok(self.lookup(key).await?.is_some())
     }
 
-    pub(crate) fn changes_snapshot(&self) -> ChangeSet {
-        self.inner.state.read().changes.clone()
+    /// Reads the change set in place (no copy of it is made).
+    pub(crate) fn with_changes<R>(&self, f: impl FnOnce(&ChangeSet) -> R) -> R {
+        f(&self.inner.state.read().changes)
     }
 
     /// Modified keys and whether each was deleted, sorted; `limit` 0 means all.

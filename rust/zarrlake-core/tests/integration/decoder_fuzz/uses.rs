@@ -121,7 +121,7 @@ fn use_fragment(f: Fragment) {
     let summary = set.summary();
     let _ = set.contested();
     use_changes(&summary);
-    let _ = set.into_values();
+    let _ = set.values();
 }
 
 fn use_changes(c: &ChangeSummary) {
