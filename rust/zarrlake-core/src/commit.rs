@@ -2,7 +2,6 @@
 //! write snapshot and commit, and move the branch with a put-if-absent ref version.
 //! If the branch moved, check conflicts against the commits that landed and retry.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,10 +10,10 @@ use futures::{StreamExt, TryStreamExt};
 use crate::conflict::find_conflicts;
 use crate::error::{Error, Result};
 use crate::format::{
-    now_micros, ChangeSummary, ChunkRef, Commit, Manifest, ManifestPiece, ObjectId, RefVersion, Snapshot, Value,
+    now_micros, ChangeSummary, ChunkRef, Commit, Manifest, ManifestPiece, ObjectId, RefVersion, Snapshot,
 };
-use crate::keys;
 use crate::repo::Repository;
+use crate::session::changeset::Staged;
 use crate::session::{Session, MAX_EXPIRY_MICROS, NOT_ON_BRANCH};
 
 /// A manifest is split once it holds more than this many refs.
@@ -90,25 +89,19 @@ pub struct SnapshotPlan {
 /// change are rewritten; the others are reused by id, so the cost is O(changed). Nothing
 /// is written here: the caller stores the new manifests together with the snapshot and
 /// the commit, in one round of requests (nothing names them until the ref moves).
-pub async fn build_snapshot(
-    repo: &Repository,
-    base: &Snapshot,
-    changes: &BTreeMap<String, Option<Value>>,
-) -> Result<SnapshotPlan> {
+pub async fn build_snapshot(repo: &Repository, base: &Snapshot, changes: &Staged) -> Result<SnapshotPlan> {
     let mut metadata = base.metadata.clone();
-    let mut chunk_changes: Vec<(String, Option<ChunkRef>)> = Vec::new();
-    for (k, v) in changes {
+    for (k, v) in &changes.metadata {
         match v {
-            Some(Value::Meta(b)) => {
+            Some(b) => {
                 metadata.insert(k.clone(), b.clone());
             }
-            Some(Value::Chunk(r)) => chunk_changes.push((k.clone(), Some(r.clone()))),
-            None if keys::is_metadata_key(k) => {
+            None => {
                 metadata.remove(k);
             }
-            None => chunk_changes.push((k.clone(), None)),
         }
     }
+    let chunk_changes = &changes.chunks;
     // Group the sorted changes by the piece whose range holds them: (piece, start, end).
     let mut groups: Vec<(Option<usize>, usize, usize)> = Vec::new();
     for (n, (k, _)) in chunk_changes.iter().enumerate() {
@@ -119,15 +112,13 @@ pub async fn build_snapshot(
         }
     }
     let touched: std::collections::HashSet<usize> = groups.iter().filter_map(|(p, _, _)| *p).collect();
-    let chunk_changes = Arc::new(chunk_changes);
     let base_ids: Vec<ObjectId> = base.manifests.iter().map(|p| p.id).collect();
     let new_pieces: Vec<Vec<(ManifestPiece, Arc<Manifest>)>> =
         futures::stream::iter(groups.into_iter().map(|(p, start, end)| {
             let repo = repo.clone();
-            let changes = chunk_changes.clone();
             let id = p.map(|i| base_ids[i]);
             async move {
-                let list = &changes[start..end];
+                let list = &chunk_changes[start..end];
                 let merged = match id {
                     Some(id) => {
                         let m = repo.load_manifest(&id).await?;
@@ -396,8 +387,8 @@ impl Session {
             (None, false) => repo.branch_tip(branch).await?,
         };
         let mut first_tip = Some(first_tip);
-        let (overwritten, summary, values) = self.with_changes(|c| (c.contested(), Arc::new(c.summary()), c.values()));
-        if values.is_empty() {
+        let (overwritten, summary, staged) = self.with_changes(|c| (c.contested(), Arc::new(c.summary()), c.staged()));
+        if staged.is_empty() {
             return Ok(CommitOutcome::default());
         }
         let inline = summary.fits_inline();
@@ -423,7 +414,7 @@ impl Session {
                 base = tip;
                 base_snap = repo.snapshot_of(tip).await?;
             }
-            let plan = build_snapshot(&repo, &base_snap, &values).await?;
+            let plan = build_snapshot(&repo, &base_snap, &staged).await?;
             let snap_id = ObjectId::new();
             let author = self.author();
             let commit = Commit {

@@ -5,7 +5,9 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use super::fragments::writer_of;
-use crate::format::{ChangeSummary, Value};
+use bytes::Bytes;
+
+use crate::format::{ChangeSummary, ChunkRef, Value};
 use crate::keys;
 
 /// Where a write sits in the session's total order: its fragment's name (time-ordered),
@@ -20,6 +22,19 @@ pub struct Order {
 pub struct Change {
     pub value: Option<Value>,
     pub order: Order,
+}
+
+/// A change set as a commit applies it: both lists sorted by key, `None` for a delete.
+#[derive(Debug, Default)]
+pub struct Staged {
+    pub metadata: Vec<(String, Option<Bytes>)>,
+    pub chunks: Vec<(String, Option<ChunkRef>)>,
+}
+
+impl Staged {
+    pub fn is_empty(&self) -> bool {
+        self.metadata.is_empty() && self.chunks.is_empty()
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -75,8 +90,19 @@ impl ChangeSet {
         self.map.range((Bound::Included(from.to_string()), upper))
     }
 
-    pub fn values(&self) -> BTreeMap<String, Option<Value>> {
-        self.map.iter().map(|(k, c)| (k.clone(), c.value.clone())).collect()
+    /// The changes in key order, split into metadata and chunk changes (what a commit
+    /// needs), copied once.
+    pub fn staged(&self) -> Staged {
+        let mut staged = Staged::default();
+        for (k, c) in &self.map {
+            match &c.value {
+                Some(Value::Meta(b)) => staged.metadata.push((k.clone(), Some(b.clone()))),
+                Some(Value::Chunk(r)) => staged.chunks.push((k.clone(), Some(r.clone()))),
+                None if keys::is_metadata_key(k) => staged.metadata.push((k.clone(), None)),
+                None => staged.chunks.push((k.clone(), None)),
+            }
+        }
+        staged
     }
 
     pub fn summary(&self) -> ChangeSummary {
