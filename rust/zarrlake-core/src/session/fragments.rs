@@ -39,7 +39,8 @@ struct Pending {
     waiters: Vec<(usize, Ack)>,
     flushing: bool,
     /// Chunk puts in flight, by the parity of the generation they started in; a flush
-    /// closes the current generation and waits for its puts only.
+    /// closes the current generation and waits for its puts only (a put that outlived
+    /// a timed-out wait is waited for again two generations on; each wait is bounded).
     in_flight: [u64; 2],
     generation: u64,
 }
