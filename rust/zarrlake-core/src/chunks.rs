@@ -37,6 +37,11 @@ pub fn chunk_key(hash: &[u8]) -> String {
 /// Large chunks are hashed off the async worker threads.
 const BLOCKING_HASH_BYTES: usize = 256 * 1024;
 
+/// Whether a chunk of `len` bytes rides in the manifest instead of being stored.
+pub fn is_inline(inline_threshold: u64, len: usize) -> bool {
+    len as u64 <= inline_threshold
+}
+
 /// Stores `data` (unless small enough to inline) and returns its ref.
 pub async fn write_chunk(
     storage: &Storage,
@@ -44,7 +49,7 @@ pub async fn write_chunk(
     inline_threshold: u64,
     data: Bytes,
 ) -> Result<ChunkRef> {
-    if data.len() as u64 <= inline_threshold {
+    if is_inline(inline_threshold, data.len()) {
         return Ok(ChunkRef::Inline(data));
     }
     let hash = digest_of(method, &data).await?;

@@ -414,15 +414,12 @@ impl Session {
             return Ok(Value::Meta(data));
         }
         let repo = &self.inner.repo;
+        let threshold = repo.config().inline_threshold;
         // Held until the chunk is stored: the fragment flush waits for puts in flight.
-        let _ticket = self.writer().map(|w| w.begin_put());
-        let r = chunks::write_chunk(
-            repo.chunk_storage(),
-            repo.inner.hash,
-            repo.config().inline_threshold,
-            data,
-        )
-        .await?;
+        let _ticket = (!chunks::is_inline(threshold, data.len()))
+            .then(|| self.writer().map(|w| w.begin_put()))
+            .flatten();
+        let r = chunks::write_chunk(repo.chunk_storage(), repo.inner.hash, threshold, data).await?;
         Ok(Value::Chunk(r))
     }
 
