@@ -4,7 +4,7 @@ use bytes::Bytes;
 use sha2::Digest;
 
 use crate::error::{Error, Result};
-use crate::format::ChunkRef;
+use crate::format::{ChunkHash, ChunkRef};
 use crate::storage::Storage;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,11 +22,12 @@ impl HashMethod {
         }
     }
 
-    pub fn digest(self, data: &[u8]) -> Vec<u8> {
-        match self {
-            HashMethod::Sha256 => sha2::Sha256::digest(data).to_vec(),
-            HashMethod::Blake3 => blake3::hash(data).as_bytes().to_vec(),
-        }
+    pub fn digest(self, data: &[u8]) -> ChunkHash {
+        let hash = match self {
+            HashMethod::Sha256 => <[u8; 32]>::from(sha2::Sha256::digest(data)),
+            HashMethod::Blake3 => *blake3::hash(data).as_bytes(),
+        };
+        ChunkHash::from_digest(hash)
     }
 }
 
@@ -60,7 +61,7 @@ pub async fn write_chunk(
 }
 
 /// Hashes `data`, off the async workers when it is large.
-async fn digest_of(method: HashMethod, data: &Bytes) -> Result<Vec<u8>> {
+async fn digest_of(method: HashMethod, data: &Bytes) -> Result<ChunkHash> {
     if data.len() >= BLOCKING_HASH_BYTES {
         let d = data.clone();
         Ok(tokio::task::spawn_blocking(move || method.digest(&d)).await?)
@@ -89,7 +90,7 @@ async fn verify(
             ),
         ));
     }
-    if whole && digest_of(method, got).await? != hash {
+    if whole && digest_of(method, got).await?.as_bytes() != hash {
         return Err(Error::corrupt(
             ck,
             format!("chunk of '{key}' does not match its content hash (its bytes were changed)"),

@@ -26,12 +26,14 @@ const MANIFEST_READ_CONCURRENCY: usize = 16;
 const OBJECT_WRITE_CONCURRENCY: usize = 64;
 
 /// Merges sorted chunk changes into one manifest's sorted entries.
-fn merge_entries(base: &[(String, ChunkRef)], changes: &[(String, Option<ChunkRef>)]) -> Vec<(String, ChunkRef)> {
+fn merge_entries<'a>(base: &'a Manifest, changes: &'a [(String, Option<ChunkRef>)]) -> Vec<(&'a str, ChunkRef)> {
     let mut out = Vec::with_capacity(base.len() + changes.len());
     let (mut i, mut j) = (0, 0);
     while i < base.len() || j < changes.len() {
-        let take_change = match (base.get(i), changes.get(j)) {
-            (Some((bk, _)), Some((ck, _))) => match bk.cmp(ck) {
+        let take_change = match changes.get(j) {
+            None => false,
+            Some(_) if i == base.len() => true,
+            Some((ck, _)) => match base.key(i).cmp(ck.as_str()) {
                 std::cmp::Ordering::Less => false,
                 std::cmp::Ordering::Equal => {
                     i += 1; // replaced or deleted
@@ -39,17 +41,15 @@ fn merge_entries(base: &[(String, ChunkRef)], changes: &[(String, Option<ChunkRe
                 }
                 std::cmp::Ordering::Greater => true,
             },
-            (Some(_), None) => false,
-            (None, _) => true,
         };
         if take_change {
             let (k, r) = &changes[j];
             if let Some(r) = r {
-                out.push((k.clone(), r.clone()));
+                out.push((k.as_str(), r.clone()));
             }
             j += 1;
         } else {
-            out.push(base[i].clone());
+            out.push((base.key(i), base.chunk_ref(i).clone()));
             i += 1;
         }
     }
@@ -57,24 +57,24 @@ fn merge_entries(base: &[(String, ChunkRef)], changes: &[(String, Option<ChunkRe
 }
 
 /// Splits `entries` into one or more manifests of bounded size.
-fn split_pieces(entries: Vec<(String, ChunkRef)>) -> Vec<(ManifestPiece, Arc<Manifest>)> {
-    if entries.is_empty() {
-        return Vec::new();
-    }
-    let parts: Vec<Vec<(String, ChunkRef)>> = if entries.len() > MAX_PIECE_REFS {
-        entries.chunks(TARGET_PIECE_REFS).map(|c| c.to_vec()).collect()
+fn split_pieces(entries: Vec<(&str, ChunkRef)>) -> Vec<(ManifestPiece, Arc<Manifest>)> {
+    let size = if entries.len() > MAX_PIECE_REFS {
+        TARGET_PIECE_REFS
     } else {
-        vec![entries]
+        MAX_PIECE_REFS
     };
-    parts
-        .into_iter()
+    entries
+        .chunks(size)
         .map(|part| {
             let piece = ManifestPiece {
-                first: part[0].0.clone(),
+                first: part[0].0.to_string(),
                 id: ObjectId::new(),
                 count: part.len() as u64,
             };
-            (piece, Arc::new(Manifest { entries: part }))
+            (
+                piece,
+                Arc::new(Manifest::from_sorted(part.iter().map(|(k, r)| (*k, r.clone())))),
+            )
         })
         .collect()
 }
@@ -119,14 +119,11 @@ pub async fn build_snapshot(repo: &Repository, base: &Snapshot, changes: &Staged
             let id = p.map(|i| base_ids[i]);
             async move {
                 let list = &chunk_changes[start..end];
-                let merged = match id {
-                    Some(id) => {
-                        let m = repo.load_manifest(&id).await?;
-                        merge_entries(&m.entries, list)
-                    }
-                    None => merge_entries(&[], list),
+                let base = match id {
+                    Some(id) => repo.load_manifest(&id).await?,
+                    None => Arc::new(Manifest::default()),
                 };
-                Ok::<_, Error>(split_pieces(merged))
+                Ok::<_, Error>(split_pieces(merge_entries(&base, list)))
             }
         }))
         .buffer_unordered(MANIFEST_READ_CONCURRENCY)
@@ -487,16 +484,12 @@ mod tests {
 
     #[test]
     fn merge_replaces_inserts_and_deletes() {
-        let base = vec![
-            ("a".to_string(), r(1)),
-            ("c".to_string(), r(3)),
-            ("e".to_string(), r(5)),
-        ];
+        let base = Manifest::from_sorted([("a", r(1)), ("c", r(3)), ("e", r(5))]);
         let (a, b, c, f) = ("a".to_string(), "b".to_string(), "c".to_string(), "f".to_string());
         let r9 = r(9);
         let changes = vec![(a, Some(r9.clone())), (b, Some(r9.clone())), (c, None), (f, Some(r9))];
         let out = merge_entries(&base, &changes);
-        let keys: Vec<&str> = out.iter().map(|(k, _)| k.as_str()).collect();
+        let keys: Vec<&str> = out.iter().map(|(k, _)| *k).collect();
         assert_eq!(keys, vec!["a", "b", "e", "f"]);
         assert_eq!(out[0].1, r(9));
         assert_eq!(out[2].1, r(5));

@@ -4,15 +4,13 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use super::ChunkHash;
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ChunkRef {
     /// `chunks/<hex(hash)>` in the repo; `len` bytes.
     #[serde(rename = "n")]
-    Native {
-        #[serde(with = "serde_bytes")]
-        hash: Vec<u8>,
-        len: u64,
-    },
+    Native { hash: ChunkHash, len: u64 },
     /// Small chunks live in the manifest itself.
     #[serde(rename = "i")]
     Inline(Bytes),

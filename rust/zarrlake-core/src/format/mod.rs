@@ -1,14 +1,17 @@
 //! On-disk objects. Every object is written once; `codec` wraps each in a versioned envelope.
 
+pub mod chunk_hash;
 pub mod chunk_ref;
 pub mod codec;
 pub mod commit;
 pub mod config;
 pub mod ids;
 pub mod manifest;
+mod manifest_wire;
 pub mod records;
 pub mod snapshot;
 
+pub use chunk_hash::ChunkHash;
 pub use chunk_ref::ChunkRef;
 pub use commit::{ChangeSummary, Commit};
 pub use config::RepoConfig;

@@ -72,11 +72,11 @@ impl Session {
         }
         for m in self.pieces_in(&v.base, prefix, end.as_deref()).await? {
             let start = m.lower_bound(prefix);
-            for (k, _) in &m.entries[start..] {
+            for (k, _) in m.iter_from(start) {
                 if !in_range(k) {
                     break;
                 }
-                out.insert(k.clone());
+                out.insert(k.to_string());
             }
         }
         for (k, live) in v.changes {
@@ -179,8 +179,8 @@ impl Session {
         while i < base.manifests.len() {
             let m = self.inner.repo.load_manifest(&base.manifests[i].id).await?;
             let j = m.lower_bound(x);
-            if j < m.entries.len() {
-                return Ok(Some(m.entries[j].0.clone()));
+            if j < m.len() {
+                return Ok(Some(m.key(j).to_string()));
             }
             i += 1;
         }

@@ -54,14 +54,14 @@ fn use_chunk_ref(r: &ChunkRef) {
 }
 
 fn use_manifest(m: &Manifest) {
-    for (k, r) in &m.entries {
-        let _ = m.get(k);
-        assert!(m.lower_bound(k) <= m.entries.len());
+    for (i, (k, r)) in m.iter().enumerate() {
+        assert_eq!(m.get(k), Some(r));
+        assert_eq!(m.lower_bound(k), i);
         use_chunk_ref(r);
     }
     for p in PROBES {
         let _ = m.get(p);
-        assert!(m.lower_bound(p) <= m.entries.len());
+        assert!(m.lower_bound(p) <= m.len());
     }
 }
 

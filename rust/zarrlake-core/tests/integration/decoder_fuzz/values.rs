@@ -2,9 +2,10 @@
 
 use bytes::Bytes;
 use proptest::prelude::*;
+use zarrlake_core::format::chunk_hash::MAX_HASH_LEN;
 use zarrlake_core::format::codec::{self, Kind};
 use zarrlake_core::format::{
-    ChangeSummary, ChunkRef, Commit, Fragment, Manifest, ManifestPiece, ObjectId, RefVersion, SessionInfo,
+    ChangeSummary, ChunkHash, ChunkRef, Commit, Fragment, Manifest, ManifestPiece, ObjectId, RefVersion, SessionInfo,
     SessionState, Snapshot, Value,
 };
 
@@ -28,8 +29,12 @@ fn arb_bytes(max: usize) -> impl Strategy<Value = Bytes> {
 
 fn arb_chunk_ref() -> impl Strategy<Value = ChunkRef> {
     prop_oneof![
-        (prop::collection::vec(any::<u8>(), 0..40), any::<u64>())
-            .prop_map(|(hash, len)| ChunkRef::Native { hash, len }),
+        (prop::collection::vec(any::<u8>(), 0..=MAX_HASH_LEN), any::<u64>()).prop_map(|(hash, len)| {
+            ChunkRef::Native {
+                hash: ChunkHash::new(&hash).expect("at most MAX_HASH_LEN bytes"),
+                len,
+            }
+        }),
         arb_bytes(64).prop_map(ChunkRef::Inline),
         (
             any::<String>(),
@@ -49,9 +54,8 @@ fn arb_chunk_ref() -> impl Strategy<Value = ChunkRef> {
 }
 
 fn arb_manifest() -> impl Strategy<Value = Manifest> {
-    prop::collection::btree_map(arb_key(), arb_chunk_ref(), 0..12).prop_map(|m| Manifest {
-        entries: m.into_iter().collect(),
-    })
+    prop::collection::btree_map(arb_key(), arb_chunk_ref(), 0..12)
+        .prop_map(|m| Manifest::from_sorted(m.iter().map(|(k, r)| (k.as_str(), r.clone()))))
 }
 
 fn arb_snapshot() -> impl Strategy<Value = Snapshot> {
