@@ -17,9 +17,9 @@ use crate::session::changeset::Staged;
 use crate::session::{Session, MAX_EXPIRY_MICROS, NOT_ON_BRANCH};
 
 /// A manifest is split once it holds more than this many refs.
-pub const MAX_PIECE_REFS: usize = 20_000;
+pub const MAX_PIECE_REFS: usize = 16_384;
 /// The size of the pieces a split makes.
-pub const TARGET_PIECE_REFS: usize = 10_000;
+pub const TARGET_PIECE_REFS: usize = 8_192;
 pub const MAX_COMMIT_ATTEMPTS: u32 = 30;
 const MANIFEST_READ_CONCURRENCY: usize = 16;
 /// Objects of one commit (manifests, snapshot, commit, summary) written at once.
@@ -56,27 +56,27 @@ fn merge_entries<'a>(base: &'a Manifest, changes: &'a [(String, Option<ChunkRef>
     out
 }
 
-/// Splits `entries` into one or more manifests of bounded size.
+/// Splits `entries` into one or more manifests of bounded size (moving the refs, not
+/// copying them: this runs on every commit, over every ref of each rewritten manifest).
 fn split_pieces(entries: Vec<(&str, ChunkRef)>) -> Vec<(ManifestPiece, Arc<Manifest>)> {
     let size = if entries.len() > MAX_PIECE_REFS {
         TARGET_PIECE_REFS
     } else {
         MAX_PIECE_REFS
     };
-    entries
-        .chunks(size)
-        .map(|part| {
-            let piece = ManifestPiece {
-                first: part[0].0.to_string(),
-                id: ObjectId::new(),
-                count: part.len() as u64,
-            };
-            (
-                piece,
-                Arc::new(Manifest::from_sorted(part.iter().map(|(k, r)| (*k, r.clone())))),
-            )
-        })
-        .collect()
+    let mut pieces = Vec::with_capacity(entries.len().div_ceil(size));
+    let mut rest = entries.into_iter().peekable();
+    while let Some((first, _)) = rest.peek() {
+        let first = first.to_string();
+        let m = Manifest::from_sorted(rest.by_ref().take(size));
+        let piece = ManifestPiece {
+            first,
+            id: ObjectId::new(),
+            count: m.len() as u64,
+        };
+        pieces.push((piece, Arc::new(m)));
+    }
+    pieces
 }
 
 /// A new snapshot and the manifests it names that are not stored yet.

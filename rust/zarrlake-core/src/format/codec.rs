@@ -6,6 +6,10 @@
 //! valid object, say a manifest that maps a key to another key's chunk. Covering the
 //! header means a flipped version bit cannot pass as an older format either.
 
+use std::cell::RefCell;
+use std::io;
+use std::thread::LocalKey;
+
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -50,7 +54,8 @@ pub enum Kind {
 pub fn encode<T: Serialize>(kind: Kind, value: &T) -> Result<bytes::Bytes> {
     let payload =
         rmp_serde::to_vec_named(value).map_err(|e| Error::InvalidInput(format!("cannot encode {kind:?}: {e}")))?;
-    let compressed = zstd::bulk::compress(&payload, 1).map_err(|e| Error::Storage(format!("zstd: {e}")))?;
+    let compressed = with_cached(&COMPRESSOR, || zstd::bulk::Compressor::new(1), |c| c.compress(&payload))
+        .map_err(|e| Error::Storage(format!("zstd: {e}")))?;
     let mut out = Vec::with_capacity(HEADER_LEN + CHECKSUM_LEN + compressed.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -62,6 +67,29 @@ pub fn encode<T: Serialize>(kind: Kind, value: &T) -> Result<bytes::Bytes> {
     Ok(out.into())
 }
 
+thread_local! {
+    // zstd contexts are large (creating one was a tenth of a small commit's time, mostly
+    // page faults); each thread keeps one of each.
+    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's cached context (made on first use; a fresh one if the
+/// cached one is in use further up the stack).
+fn with_cached<C: 'static, R>(
+    cache: &'static LocalKey<RefCell<Option<C>>>,
+    make: impl Fn() -> io::Result<C>,
+    f: impl FnOnce(&mut C) -> io::Result<R>,
+) -> io::Result<R> {
+    cache.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut slot) => match &mut *slot {
+            Some(c) => f(c),
+            empty => f(empty.insert(make()?)),
+        },
+        Err(_) => f(&mut make()?),
+    })
+}
+
 /// No object decodes to more than this: a damaged or hostile one that claims to expand
 /// without end fails rather than exhausting memory. Manifests are split long before it.
 const MAX_DECODED: u64 = 1 << 30;
@@ -71,14 +99,17 @@ const PREALLOCATED: u64 = 64 << 20;
 
 fn decompress(key: &str, compressed: &[u8]) -> Result<Vec<u8>> {
     use std::io::Read;
-    let failed = |e: std::io::Error| Error::corrupt(key, format!("decompression failed: {e}"));
+    let failed = |e: io::Error| Error::corrupt(key, format!("decompression failed: {e}"));
     // Every object written here is one frame that states its size: decode it in one call
     // into a buffer of that size (several times faster than the stream below). Only a
     // modest claim is believed up front; a larger one goes to the stream, which allocates
     // as it really expands and stops at the cap.
     if let Ok(Some(size)) = zstd::zstd_safe::get_frame_content_size(compressed) {
         if size <= PREALLOCATED {
-            return zstd::bulk::decompress(compressed, size as usize).map_err(failed);
+            return with_cached(&DECOMPRESSOR, zstd::bulk::Decompressor::new, |d| {
+                d.decompress(compressed, size as usize)
+            })
+            .map_err(failed);
         }
     }
     let decoder = zstd::stream::read::Decoder::with_buffer(compressed).map_err(failed)?;

@@ -24,7 +24,14 @@ pub struct Manifest {
 impl Manifest {
     /// A manifest of `entries`, which must be sorted by key and unique.
     pub fn from_sorted<K: AsRef<str>>(entries: impl IntoIterator<Item = (K, ChunkRef)>) -> Self {
-        let mut m = Manifest::default();
+        let entries = entries.into_iter();
+        let n = entries.size_hint().0;
+        // Room for keys of a typical length up front: growing by doubling faults in fresh pages.
+        let mut m = Manifest {
+            keys: String::with_capacity(n * 16),
+            ends: Vec::with_capacity(n),
+            refs: Vec::with_capacity(n),
+        };
         for (key, r) in entries {
             m.push(key.as_ref(), r);
         }

@@ -4,12 +4,15 @@
 //! is on the latency path. As a MessagePack list of named entries it took about 2 ms to decode
 //! (two maps and four field names per ref). As columns it is a handful of byte strings: every
 //! key in one, their lengths in another, the hashes of stored chunks back to back, their
-//! lengths as little-endian u64s. Refs that are not stored chunks of the common hash length
-//! (inline, virtual) go in `others`, in entry order, as ordinary `ChunkRef`s.
+//! lengths as little-endian u64s, inline chunks back to back with their lengths. Refs of
+//! other kinds (virtual, or a hash of another length) go in `others`, in entry order, as
+//! ordinary `ChunkRef`s.
 //!
 //! Format 3 manifests, `{"entries": [...]}`, still decode.
 
 use std::fmt;
+
+use bytes::Bytes;
 
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::ser::SerializeMap;
@@ -21,14 +24,21 @@ use super::{ChunkHash, ChunkRef, Manifest};
 const TAG_STORED: u8 = 0;
 /// `tags[i]`: entry `i` is the next ref of `others`.
 const TAG_OTHER: u8 = 1;
+/// `tags[i]`: entry `i` is the next chunk of `inline`.
+const TAG_INLINE: u8 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct Columns<'a> {
+    /// Each key without the prefix it shares with the key before it (keys are sorted, so
+    /// `tiny/c/1234` after `tiny/c/1233` is stored as `4`): a tenth of the bytes to compress.
     #[serde(with = "serde_bytes", borrow)]
-    keys: &'a [u8],
-    /// u32 LE: the length of each key in `keys` (lengths compress better than offsets).
+    suffixes: &'a [u8],
+    /// Varints: how many leading bytes each key shares with the one before it.
     #[serde(with = "serde_bytes", borrow)]
-    key_lens: &'a [u8],
+    shared: &'a [u8],
+    /// Varints: the length of each key's suffix.
+    #[serde(with = "serde_bytes", borrow)]
+    suffix_lens: &'a [u8],
     #[serde(with = "serde_bytes", borrow)]
     tags: &'a [u8],
     hash_len: u8,
@@ -37,22 +47,54 @@ struct Columns<'a> {
     /// u64 LE: the length of each stored chunk.
     #[serde(with = "serde_bytes", borrow)]
     lens: &'a [u8],
+    #[serde(with = "serde_bytes", borrow)]
+    inline: &'a [u8],
+    /// Varints: the length of each inline chunk.
+    #[serde(with = "serde_bytes", borrow)]
+    inline_lens: &'a [u8],
     others: Vec<ChunkRef>,
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: usize) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// The next varint of `column`, named in the error if it runs out or overflows.
+fn next_varint(column: &mut &[u8], name: &str) -> Result<usize, String> {
+    let mut v = 0usize;
+    for shift in (0..usize::BITS).step_by(7) {
+        let (&b, rest) = column
+            .split_first()
+            .ok_or_else(|| format!("the {name} column ran out"))?;
+        *column = rest;
+        v |= ((b & 0x7f) as usize).checked_shl(shift).unwrap_or(0);
+        if b & 0x80 == 0 {
+            return Ok(v);
+        }
+    }
+    Err(format!("a varint of the {name} column does not end"))
 }
 
 /// The columns of a manifest, owned while it is being written.
 struct Owned {
-    keys: Vec<u8>,
-    key_lens: Vec<u8>,
+    suffixes: Vec<u8>,
+    shared: Vec<u8>,
+    suffix_lens: Vec<u8>,
     tags: Vec<u8>,
     hash_len: u8,
     hashes: Vec<u8>,
     lens: Vec<u8>,
+    inline: Vec<u8>,
+    inline_lens: Vec<u8>,
     others: Vec<ChunkRef>,
 }
 
 impl Owned {
-    fn of(m: &Manifest) -> Result<Self, String> {
+    fn of(m: &Manifest) -> Self {
         let n = m.len();
         // The hash length of the repo's method; a manifest mixing lengths keeps the rest in `others`.
         let hash_len = m
@@ -63,23 +105,35 @@ impl Owned {
             })
             .unwrap_or(0);
         let mut out = Owned {
-            keys: Vec::with_capacity(m.iter().map(|(k, _)| k.len()).sum()),
-            key_lens: Vec::with_capacity(4 * n),
+            suffixes: Vec::with_capacity(4 * n),
+            shared: Vec::with_capacity(n),
+            suffix_lens: Vec::with_capacity(n),
             tags: Vec::with_capacity(n),
             hash_len,
             hashes: Vec::with_capacity(hash_len as usize * n),
             lens: Vec::with_capacity(8 * n),
+            inline: Vec::new(),
+            inline_lens: Vec::new(),
             others: Vec::new(),
         };
+        let mut prev: &[u8] = &[];
         for (key, r) in m.iter() {
-            out.keys.extend_from_slice(key.as_bytes());
-            u32::try_from(out.keys.len()).map_err(|_| "a manifest's keys exceed 4 GiB".to_string())?;
-            out.key_lens.extend_from_slice(&(key.len() as u32).to_le_bytes());
+            let key = key.as_bytes();
+            let shared = prev.iter().zip(key).take_while(|(a, b)| a == b).count();
+            put_varint(&mut out.shared, shared);
+            put_varint(&mut out.suffix_lens, key.len() - shared);
+            out.suffixes.extend_from_slice(&key[shared..]);
+            prev = key;
             match r {
                 ChunkRef::Native { hash, len } if hash.len() == hash_len as usize => {
                     out.tags.push(TAG_STORED);
                     out.hashes.extend_from_slice(hash);
                     out.lens.extend_from_slice(&len.to_le_bytes());
+                }
+                ChunkRef::Inline(data) => {
+                    out.tags.push(TAG_INLINE);
+                    out.inline.extend_from_slice(data);
+                    put_varint(&mut out.inline_lens, data.len());
                 }
                 other => {
                     out.tags.push(TAG_OTHER);
@@ -87,17 +141,20 @@ impl Owned {
                 }
             }
         }
-        Ok(out)
+        out
     }
 
     fn columns(&self) -> Columns<'_> {
         Columns {
-            keys: &self.keys,
-            key_lens: &self.key_lens,
+            suffixes: &self.suffixes,
+            shared: &self.shared,
+            suffix_lens: &self.suffix_lens,
             tags: &self.tags,
             hash_len: self.hash_len,
             hashes: &self.hashes,
             lens: &self.lens,
+            inline: &self.inline,
+            inline_lens: &self.inline_lens,
             others: self.others.clone(),
         }
     }
@@ -105,12 +162,9 @@ impl Owned {
 
 impl Columns<'_> {
     /// The entries, checking that the columns agree with each other and that the keys
-    /// are sorted and unique (lookups binary-search them).
+    /// are UTF-8, sorted and unique (lookups binary-search them).
     fn into_manifest(self) -> Result<Manifest, String> {
         let n = self.tags.len();
-        if self.key_lens.len() != 4 * n {
-            return Err(format!("{} key lengths for {n} entries", self.key_lens.len() / 4));
-        }
         let stored = self.tags.iter().filter(|&&t| t == TAG_STORED).count();
         let hash_len = self.hash_len as usize;
         if self.hashes.len() != stored * hash_len || self.lens.len() != stored * 8 {
@@ -118,32 +172,22 @@ impl Columns<'_> {
                 "the hash or length column does not hold {stored} stored chunks"
             ));
         }
-        if self.others.len() != n - stored {
-            return Err(format!("{} other refs for {} entries", self.others.len(), n - stored));
+        let inlined = self.tags.iter().filter(|&&t| t == TAG_INLINE).count();
+        let others = n - stored - inlined;
+        if self.others.len() != others {
+            return Err(format!("{} other refs for {others} entries", self.others.len()));
         }
-        let keys = std::str::from_utf8(self.keys).map_err(|_| "the keys are not UTF-8".to_string())?;
+        let keys = self.keys(n)?;
         let mut ends = Vec::with_capacity(n);
-        let mut prev: Option<&str> = None;
-        let mut start = 0usize;
-        for (i, len) in self.key_lens.chunks_exact(4).enumerate() {
-            let end = start + u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
-            let key = keys
-                .get(start..end)
-                .ok_or_else(|| format!("key {i} ends outside the key column or inside a character"))?;
-            if prev.is_some_and(|p| p >= key) {
-                return Err(format!("keys are not sorted and unique at '{key}'"));
-            }
-            prev = Some(key);
-            ends.push(end);
-            start = end;
-        }
-        if start != keys.len() {
-            return Err("bytes after the last key".into());
-        }
         let mut others = self.others.into_iter();
+        // One copy of the inline column; each chunk is a slice of it.
+        let inline = Bytes::copy_from_slice(self.inline);
+        let mut inline_lens = self.inline_lens;
+        let mut inline_at = 0usize;
         let mut refs = Vec::with_capacity(n);
         let mut s = 0usize;
-        for &tag in self.tags {
+        for (&tag, end) in self.tags.iter().zip(keys.1) {
+            ends.push(end);
             refs.push(match tag {
                 TAG_STORED => {
                     let hash = ChunkHash::new(&self.hashes[s * hash_len..(s + 1) * hash_len])
@@ -155,17 +199,69 @@ impl Columns<'_> {
                         len: u64::from_le_bytes([len[0], len[1], len[2], len[3], len[4], len[5], len[6], len[7]]),
                     }
                 }
+                TAG_INLINE => {
+                    let end = inline_at
+                        .checked_add(next_varint(&mut inline_lens, "inline length")?)
+                        .filter(|&e| e <= inline.len())
+                        .ok_or("an inline chunk ends outside the inline column")?;
+                    let data = inline.slice(inline_at..end);
+                    inline_at = end;
+                    ChunkRef::Inline(data)
+                }
                 TAG_OTHER => others.next().ok_or("the other refs ran out")?,
                 t => return Err(format!("unknown entry tag {t}")),
             });
         }
-        Ok(Manifest::with_parts(keys.to_string(), ends, refs))
+        if inline_at != inline.len() || !inline_lens.is_empty() {
+            return Err("bytes after the last inline chunk".into());
+        }
+        Ok(Manifest::with_parts(keys.0, ends, refs))
+    }
+
+    /// The `n` keys rebuilt from their shared prefixes and suffixes: one string, and the
+    /// end of each key in it.
+    fn keys(&self, n: usize) -> Result<(String, Vec<usize>), String> {
+        let mut full: Vec<u8> = Vec::with_capacity(self.suffixes.len() + 8 * n);
+        let mut ends = Vec::with_capacity(n);
+        let (mut shared_col, mut lens_col, mut suffixes) = (self.shared, self.suffix_lens, self.suffixes);
+        let mut prev_start = 0usize;
+        for i in 0..n {
+            let shared = next_varint(&mut shared_col, "shared prefix")?;
+            let len = next_varint(&mut lens_col, "suffix length")?;
+            let start = full.len();
+            if shared > start - prev_start {
+                return Err(format!("key {i} shares more than the key before it"));
+            }
+            if len > suffixes.len() {
+                return Err(format!("key {i} ends outside the key column"));
+            }
+            let (suffix, rest) = suffixes.split_at(len);
+            suffixes = rest;
+            full.extend_from_within(prev_start..prev_start + shared);
+            full.extend_from_slice(suffix);
+            if i > 0 && full[prev_start..start] >= full[start..] {
+                return Err(format!(
+                    "keys are not sorted and unique at '{}'",
+                    String::from_utf8_lossy(&full[start..])
+                ));
+            }
+            ends.push(full.len());
+            prev_start = start;
+        }
+        if !suffixes.is_empty() || !shared_col.is_empty() || !lens_col.is_empty() {
+            return Err("bytes after the last key".into());
+        }
+        let full = String::from_utf8(full).map_err(|_| "the keys are not UTF-8".to_string())?;
+        if !ends.iter().all(|&e| full.is_char_boundary(e)) {
+            return Err("a key ends inside a character".into());
+        }
+        Ok((full, ends))
     }
 }
 
 impl Serialize for Manifest {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let owned = Owned::of(self).map_err(serde::ser::Error::custom)?;
+        let owned = Owned::of(self);
         let mut map = s.serialize_map(Some(1))?;
         map.serialize_entry("columns", &owned.columns())?;
         map.end()
@@ -212,8 +308,6 @@ impl<'de> Deserialize<'de> for Manifest {
 
 #[cfg(test)]
 mod tests {
-    use bytes::Bytes;
-
     use super::*;
     use crate::format::codec::{decode, encode, Kind};
 
@@ -249,6 +343,8 @@ mod tests {
                 },
             ),
             ("é/c/0", stored(5)),
+            // Shares half of a character with the key before it.
+            ("ê/c/0", stored(6)),
         ];
         let m = Manifest::from_sorted(entries);
         for m in [m, Manifest::default()] {
@@ -280,7 +376,7 @@ mod tests {
             columns: &'b Columns<'a>,
         }
         let m = Manifest::from_sorted([("a", stored(0)), ("b", stored(1))]);
-        let owned = Owned::of(&m).unwrap();
+        let owned = Owned::of(&m);
         let one = || Columns {
             hashes: &owned.hashes[..32],
             lens: &owned.lens[..8],
@@ -290,9 +386,9 @@ mod tests {
             (
                 Columns {
                     tags: &owned.tags[..1],
-                    ..owned.columns()
+                    ..one()
                 },
-                "key lengths",
+                "after the last key",
             ),
             (
                 Columns {
@@ -303,45 +399,67 @@ mod tests {
             ),
             (
                 Columns {
-                    keys: b"ba",
+                    suffixes: b"ba",
                     ..owned.columns()
                 },
                 "sorted",
             ),
             (
                 Columns {
-                    keys: b"aa",
+                    suffixes: b"aa",
                     ..owned.columns()
                 },
                 "sorted",
             ),
             (
                 Columns {
-                    keys: b"abc",
+                    suffixes: b"abc",
                     ..owned.columns()
                 },
                 "after the last key",
             ),
             (
                 Columns {
-                    keys: b"a",
+                    suffixes: b"a",
                     ..owned.columns()
                 },
-                "outside",
+                "outside the key column",
             ),
             (
                 Columns {
-                    keys: b"a\xff",
+                    suffixes: b"a\xff",
                     ..owned.columns()
                 },
                 "UTF-8",
             ),
             (
                 Columns {
-                    keys: "é".as_bytes(),
+                    suffixes: "aéb".as_bytes(),
+                    suffix_lens: &[2, 2],
                     ..owned.columns()
                 },
                 "inside a character",
+            ),
+            (
+                Columns {
+                    shared: &[0, 5],
+                    ..owned.columns()
+                },
+                "shares more",
+            ),
+            (
+                Columns {
+                    shared: &[0],
+                    ..owned.columns()
+                },
+                "shared prefix column ran out",
+            ),
+            (
+                Columns {
+                    shared: &[0x80; 11],
+                    ..owned.columns()
+                },
+                "does not end",
             ),
             (
                 Columns {
@@ -349,6 +467,24 @@ mod tests {
                     ..owned.columns()
                 },
                 "other refs",
+            ),
+            (
+                Columns {
+                    tags: &[0, 2],
+                    inline_lens: &[3],
+                    inline: b"ab",
+                    ..one()
+                },
+                "outside the inline column",
+            ),
+            (
+                Columns {
+                    tags: &[0, 2],
+                    inline_lens: &[1],
+                    inline: b"ab",
+                    ..one()
+                },
+                "after the last inline chunk",
             ),
             (
                 Columns {
