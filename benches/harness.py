@@ -29,6 +29,8 @@ class Sizes:
     small_chunks: int
     small_rounds: int
     small_read_rounds: int
+    # workload 3s (bench_store_api.py), N = small_chunks
+    store_api_rounds: int
     # workload 4
     scaling: tuple[int, ...]
     one_chunk_rounds: int
@@ -85,6 +87,7 @@ SIZES = {
         small_chunks=10_000,
         small_rounds=1,
         small_read_rounds=3,
+        store_api_rounds=3,
         scaling=(1_000, 10_000),
         one_chunk_rounds=5,
         n_arrays=50,
@@ -118,6 +121,7 @@ SIZES = {
         small_chunks=100_000,
         small_rounds=1,
         small_read_rounds=1,
+        store_api_rounds=1,
         scaling=(1_000, 10_000, 100_000, 1_000_000),
         one_chunk_rounds=5,
         n_arrays=500,
@@ -190,6 +194,8 @@ def rows(mode: str | None = None) -> list[tuple[str, str]]:
         ("w3.write", f"3 write {small} x 4 KiB chunks + commit"),
         ("w3.commit", "3   of which: commit"),
         ("w3.read", f"3 read {small} x 4 KiB chunks"),
+        ("w3s.set", f"3s store API: {small} x 4 KiB set, 1,000 in flight"),
+        ("w3s.get", f"3s store API: {small} x 4 KiB get, 1,000 in flight"),
     ]
     for n in s.scaling:
         out += [
@@ -298,6 +304,12 @@ def commit_phase(benchmark: Any, backend: Any, row: str, seconds: float) -> None
 def inner(benchmark: Any, seconds: float) -> None:
     """A time measured inside a child process; the table uses these instead of wall time."""
     benchmark.extra_info.setdefault("inner_s", []).append(seconds)
+
+
+def timed_part(benchmark: Any, seconds: float) -> None:
+    """The timed part of a round that also does untimed work; the table uses these."""
+    inner(benchmark, seconds)
+    benchmark.extra_info["inner_source"] = "the timed part of each round (perf_counter)"
 
 
 class Stopwatch:

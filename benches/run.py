@@ -154,7 +154,8 @@ def build(raw: dict[str, Any], mode: str) -> dict[str, Any]:
         if not row:
             continue
         if info.get("inner_s"):
-            times, source = info["inner_s"], "measured inside the child process"
+            times = info["inner_s"]
+            source = info.get("inner_source", "measured inside the child process")
         else:
             times, source = b["stats"].get("data") or [b["stats"]["median"]], "pytest-benchmark"
         cell = ok(times, source)
