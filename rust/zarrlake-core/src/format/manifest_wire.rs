@@ -79,6 +79,10 @@ fn next_varint(column: &mut &[u8], name: &str) -> Result<usize, String> {
     Err(format!("a varint of the {name} column does not end"))
 }
 
+/// No manifest's keys add up to more than this (objects decode to at most 1 GiB); a
+/// larger claim is only believed as far as it really grows.
+const MAX_KEYS_LEN: usize = 64 << 20;
+
 /// The columns of a manifest, owned while it is being written.
 struct Owned {
     suffixes: Vec<u8>,
@@ -221,7 +225,13 @@ impl Columns<'_> {
     /// The `n` keys rebuilt from their shared prefixes and suffixes: one string, and the
     /// end of each key in it.
     fn keys(&self, n: usize) -> Result<(String, Vec<usize>), String> {
-        let mut full: Vec<u8> = Vec::with_capacity(self.suffixes.len() + 8 * n);
+        // The whole length up front (one allocation): the suffixes plus every shared prefix.
+        let mut shared_total = 0usize;
+        let mut column = self.shared;
+        for _ in 0..n {
+            shared_total = shared_total.saturating_add(next_varint(&mut column, "shared prefix")?);
+        }
+        let mut full: Vec<u8> = Vec::with_capacity(self.suffixes.len().saturating_add(shared_total).min(MAX_KEYS_LEN));
         let mut ends = Vec::with_capacity(n);
         let (mut shared_col, mut lens_col, mut suffixes) = (self.shared, self.suffix_lens, self.suffixes);
         let mut prev_start = 0usize;
@@ -229,7 +239,8 @@ impl Columns<'_> {
             let shared = next_varint(&mut shared_col, "shared prefix")?;
             let len = next_varint(&mut lens_col, "suffix length")?;
             let start = full.len();
-            if shared > start - prev_start {
+            let prev_len = start - prev_start;
+            if shared > prev_len {
                 return Err(format!("key {i} shares more than the key before it"));
             }
             if len > suffixes.len() {
@@ -237,9 +248,22 @@ impl Columns<'_> {
             }
             let (suffix, rest) = suffixes.split_at(len);
             suffixes = rest;
+            // After `shared` equal bytes, the key is greater than the one before it exactly
+            // when its next byte is; the full comparison is only for a non-maximal prefix.
+            let greater = match (suffix.first(), full.get(prev_start + shared)) {
+                _ if i == 0 => true,
+                (None, _) => false,
+                (Some(_), None) => true,
+                (Some(&b), Some(&a)) if a != b => b > a,
+                _ => {
+                    let mut key = full[prev_start..prev_start + shared].to_vec();
+                    key.extend_from_slice(suffix);
+                    full[prev_start..start] < key[..]
+                }
+            };
             full.extend_from_within(prev_start..prev_start + shared);
             full.extend_from_slice(suffix);
-            if i > 0 && full[prev_start..start] >= full[start..] {
+            if !greater {
                 return Err(format!(
                     "keys are not sorted and unique at '{}'",
                     String::from_utf8_lossy(&full[start..])
@@ -367,6 +391,25 @@ mod tests {
         let back: Manifest = rmp_serde::from_slice(&payload).unwrap();
         let back: Vec<(String, ChunkRef)> = back.iter().map(|(k, r)| (k.to_string(), r.clone())).collect();
         assert_eq!(back, entries);
+    }
+
+    #[test]
+    fn a_shorter_shared_prefix_still_decodes() {
+        #[derive(Serialize)]
+        struct Wrap<'a, 'b> {
+            columns: &'b Columns<'a>,
+        }
+        let m = Manifest::from_sorted([("ab", stored(0)), ("ac", stored(1))]);
+        let owned = Owned::of(&m);
+        // "ac" written whole, sharing nothing, instead of as "c" after "a".
+        let c = Columns {
+            suffixes: b"abac",
+            shared: &[0, 0],
+            suffix_lens: &[2, 2],
+            ..owned.columns()
+        };
+        let bytes = rmp_serde::to_vec_named(&Wrap { columns: &c }).unwrap();
+        assert_eq!(rmp_serde::from_slice::<Manifest>(&bytes).unwrap(), m);
     }
 
     #[test]
