@@ -393,12 +393,14 @@ mod tests {
         assert_eq!(back, entries);
     }
 
+    /// A manifest payload holding `columns` as given.
+    #[derive(Serialize)]
+    struct Wrap<'a, 'b> {
+        columns: &'b Columns<'a>,
+    }
+
     #[test]
     fn a_shorter_shared_prefix_still_decodes() {
-        #[derive(Serialize)]
-        struct Wrap<'a, 'b> {
-            columns: &'b Columns<'a>,
-        }
         let m = Manifest::from_sorted([("ab", stored(0)), ("ac", stored(1))]);
         let owned = Owned::of(&m);
         // "ac" written whole, sharing nothing, instead of as "c" after "a".
@@ -414,10 +416,6 @@ mod tests {
 
     #[test]
     fn columns_that_disagree_are_refused() {
-        #[derive(Serialize)]
-        struct Wrap<'a, 'b> {
-            columns: &'b Columns<'a>,
-        }
         let m = Manifest::from_sorted([("a", stored(0)), ("b", stored(1))]);
         let owned = Owned::of(&m);
         let one = || Columns {
