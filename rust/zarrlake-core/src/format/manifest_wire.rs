@@ -2,18 +2,18 @@
 //!
 //! A manifest of 1e4 refs is read before the first chunk of a fresh checkout, so its decode
 //! is on the latency path. As a MessagePack list of named entries it took about 2 ms to decode
-//! (two maps and four field names per ref). As columns it is a handful of byte strings: every
-//! key in one, their lengths in another, the hashes of stored chunks back to back, their
-//! lengths as little-endian u64s, inline chunks back to back with their lengths. Refs of
-//! other kinds (virtual, or a hash of another length) go in `others`, in entry order, as
-//! ordinary `ChunkRef`s.
+//! (two maps and four field names per ref). As columns it is a handful of byte strings:
+//! each key as the length of the prefix it shares with the key before it plus the rest,
+//! the hashes of stored chunks back to back with their lengths as little-endian u64s, and
+//! inline chunks back to back with their lengths. Refs of other kinds (virtual, or a hash
+//! of another length) go in `others`, in entry order, as ordinary `ChunkRef`s.
 //!
 //! Format 3 manifests, `{"entries": [...]}`, still decode.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use bytes::Bytes;
-
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -52,7 +52,8 @@ struct Columns<'a> {
     /// Varints: the length of each inline chunk.
     #[serde(with = "serde_bytes", borrow)]
     inline_lens: &'a [u8],
-    others: Vec<ChunkRef>,
+    /// Borrowed when writing: a manifest of virtual refs is not copied to be stored.
+    others: Cow<'a, [ChunkRef]>,
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: usize) {
@@ -79,9 +80,14 @@ fn next_varint(column: &mut &[u8], name: &str) -> Result<usize, String> {
     Err(format!("a varint of the {name} column does not end"))
 }
 
-/// No manifest's keys add up to more than this (objects decode to at most 1 GiB); a
-/// larger claim is only believed as far as it really grows.
-const MAX_KEYS_LEN: usize = 64 << 20;
+/// The keys of a manifest rebuilt from shared prefixes add up to at most this. Without a
+/// cap, a small crafted manifest could claim keys that each repeat the one before it and
+/// add a byte: their total grows with the square of their number.
+const MAX_KEYS_LEN: usize = 1 << 30;
+
+/// The most allocated for the keys before they are rebuilt; beyond it the string grows as
+/// they really do.
+const PREALLOCATED_KEYS_LEN: usize = 64 << 20;
 
 /// The columns of a manifest, owned while it is being written.
 struct Owned {
@@ -104,7 +110,8 @@ impl Owned {
         let hash_len = m
             .iter()
             .find_map(|(_, r)| match r {
-                ChunkRef::Native { hash, .. } if hash.len() <= u8::MAX as usize => Some(hash.len() as u8),
+                // At most 32 bytes (`ChunkHash`).
+                ChunkRef::Native { hash, .. } => Some(hash.len() as u8),
                 _ => None,
             })
             .unwrap_or(0);
@@ -159,7 +166,7 @@ impl Owned {
             lens: &self.lens,
             inline: &self.inline,
             inline_lens: &self.inline_lens,
-            others: self.others.clone(),
+            others: Cow::Borrowed(&self.others),
         }
     }
 }
@@ -181,17 +188,15 @@ impl Columns<'_> {
         if self.others.len() != others {
             return Err(format!("{} other refs for {others} entries", self.others.len()));
         }
-        let keys = self.keys(n)?;
-        let mut ends = Vec::with_capacity(n);
-        let mut others = self.others.into_iter();
+        let (keys, ends) = self.keys(n)?;
+        let mut others = self.others.into_owned().into_iter();
         // One copy of the inline column; each chunk is a slice of it.
         let inline = Bytes::copy_from_slice(self.inline);
         let mut inline_lens = self.inline_lens;
         let mut inline_at = 0usize;
         let mut refs = Vec::with_capacity(n);
         let mut s = 0usize;
-        for (&tag, end) in self.tags.iter().zip(keys.1) {
-            ends.push(end);
+        for &tag in self.tags {
             refs.push(match tag {
                 TAG_STORED => {
                     let hash = ChunkHash::new(&self.hashes[s * hash_len..(s + 1) * hash_len])
@@ -219,7 +224,7 @@ impl Columns<'_> {
         if inline_at != inline.len() || !inline_lens.is_empty() {
             return Err("bytes after the last inline chunk".into());
         }
-        Ok(Manifest::with_parts(keys.0, ends, refs))
+        Ok(Manifest::with_parts(keys, ends, refs))
     }
 
     /// The `n` keys rebuilt from their shared prefixes and suffixes: one string, and the
@@ -231,7 +236,11 @@ impl Columns<'_> {
         for _ in 0..n {
             shared_total = shared_total.saturating_add(next_varint(&mut column, "shared prefix")?);
         }
-        let mut full: Vec<u8> = Vec::with_capacity(self.suffixes.len().saturating_add(shared_total).min(MAX_KEYS_LEN));
+        let total = self.suffixes.len().saturating_add(shared_total);
+        if total > MAX_KEYS_LEN {
+            return Err(format!("the keys add up to {total} bytes, more than {MAX_KEYS_LEN}"));
+        }
+        let mut full: Vec<u8> = Vec::with_capacity(total.min(PREALLOCATED_KEYS_LEN));
         let mut ends = Vec::with_capacity(n);
         let (mut shared_col, mut lens_col, mut suffixes) = (self.shared, self.suffix_lens, self.suffixes);
         let mut prev_start = 0usize;
@@ -504,10 +513,18 @@ mod tests {
             ),
             (
                 Columns {
-                    others: vec![stored(3)],
+                    others: vec![stored(3)].into(),
                     ..owned.columns()
                 },
                 "other refs",
+            ),
+            (
+                Columns {
+                    // Key 1 claims to share 2^31 bytes with key 0.
+                    shared: &[0, 0x80, 0x80, 0x80, 0x80, 0x08],
+                    ..owned.columns()
+                },
+                "more than 1073741824",
             ),
             (
                 Columns {
@@ -530,7 +547,7 @@ mod tests {
             (
                 Columns {
                     tags: &[0, 9],
-                    others: vec![stored(3)],
+                    others: vec![stored(3)].into(),
                     ..one()
                 },
                 "unknown entry tag 9",
