@@ -1,6 +1,7 @@
 """Type stubs for the Rust extension ``zarrlake._native``."""
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 __version__: str
 #: What a detached checkout is told, and what commit says there.
@@ -31,6 +32,25 @@ class Buffer:
     def __len__(self) -> int: ...
     def __bytes__(self) -> bytes: ...
     def __buffer__(self, flags: int, /) -> memoryview: ...
+
+SpanArg = tuple[int, int, int]  # (start, count, step) along one axis
+
+class ChunkEngine:
+    """The native chunk engine for one Zarr v3 array (see ``zarrlake.codec_pipeline``)."""
+
+    def __init__(self, metadata: str, kind: str) -> None: ...
+    @property
+    def chunk_shape(self) -> list[int]: ...
+    def write(
+        self,
+        session: Session,
+        value: Any,
+        items: list[tuple[str, list[SpanArg], list[SpanArg], bool]],
+        write_empty_chunks: bool,
+    ) -> Awaitable[None]: ...
+    def read(
+        self, session: Session, out: Any, items: list[tuple[str, list[SpanArg], list[SpanArg]]]
+    ) -> Awaitable[list[bool]]: ...
 
 class Repository:
     @staticmethod

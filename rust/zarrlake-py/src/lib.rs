@@ -4,6 +4,7 @@
 mod awaitable;
 mod buffer;
 mod convert;
+mod engine;
 mod errors;
 mod repository;
 mod runtime;
@@ -37,7 +38,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<repository::PyRepository>()?;
     m.add_class::<session::PySession>()?;
     m.add_class::<buffer::PyBufferBytes>()?;
+    m.add_class::<engine::PyChunkEngine>()?;
     m.add_function(wrap_pyfunction!(source_url, m)?)?;
+    m.add_function(wrap_pyfunction!(engine::zstd_version, m)?)?;
     m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(_note_fork, m)?)?;
     m.add("METADATA_NAMES", zarrlake_core::keys::METADATA_NAMES.to_vec())?;
