@@ -1,19 +1,31 @@
 """Fresh-process side of the benchmarks: ``python benches/_child.py COMMAND ...``.
 
 Prints one JSON line. Library imports happen before the timer starts (import time is its own
-workload); the timed part is repo open + checkout + array open + read.
+workload).
 
 Commands:
     read-bulk BACKEND PATH      read the whole "bulk" array (for an S3 backend PATH is its key
-                                prefix; the endpoint comes from ZL_BENCH_S3_ENDPOINT)
+                                prefix; the endpoint comes from ZL_BENCH_S3_ENDPOINT); timed:
+                                repo open + checkout + array open + read
+    write-bulk BACKEND PATH CODEC PAYLOAD
+                                create the repo (or store) at PATH and the "bulk" array with
+                                CODEC (raw, zstd), then write the payload (a .npy file, loaded
+                                first) into it with one ``arr[...] = data`` and commit; timed:
+                                the write + commit. Also reports the peak resident memory of the
+                                write above the resident memory right before it (payload loaded)
+
+The backend's zarr config (its codec pipeline) is in force for the whole command.
 """
 
 from __future__ import annotations
 
 import json
+import resource
 import sys
 import time
+import warnings
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -25,26 +37,111 @@ def read_bulk(name: str, path: str) -> dict[str, object]:
 
     backend = backends.BACKENDS[name]
     backend.warm()
-    t0 = time.perf_counter()
-    obj = backend.open_repo_read(Path(path))
-    store = obj if backend.name == "localstore" else obj.store
-    arr = zarr.open_array(store, path="bulk", mode="r")
-    data = arr[...]
-    seconds = time.perf_counter() - t0
+    with warnings.catch_warnings(record=True) as caught, backend.configured():
+        warnings.simplefilter("always")
+        t0 = time.perf_counter()
+        if backend.is_tensorstore:
+            obj = arr = backends.tensorstore_open(Path(path) / "bulk")
+            data = arr.read().result()
+        else:
+            obj = backend.open_repo_read(Path(path))
+            store = obj if backend.is_localstore else obj.store
+            arr = zarr.open_array(store, path="bulk", mode="r")
+            data = arr[...]
+        seconds = time.perf_counter() - t0
     out: dict[str, object] = {
         "seconds": seconds,
         "checksum": float(data.sum(dtype=np.float64)),
         "shape": list(data.shape),
+        "pipeline": pipeline_info(arr),
+        "warnings": sorted({str(w.message) for w in caught}),
     }
     if backend.s3 and backend.is_zarrlake:  # the handle's own count of its S3 requests
         out["requests"] = {k: v for k, v in sorted(obj.request_counts().items()) if v}
     return out
 
 
+def write_bulk(name: str, path: str, codec: str, payload: str) -> dict[str, object]:
+    import backends
+    import numpy as np
+    import zarr
+    from bench_bulk import create_bulk_array
+
+    backend = backends.BACKENDS[name]
+    backend.warm()
+    data = np.load(payload)
+    with warnings.catch_warnings(record=True) as caught, backend.configured():
+        warnings.simplefilter("always")
+        if backend.is_tensorstore:  # zarr's own metadata for this array, codecs included
+            metadata = create_bulk_array(zarr.storage.MemoryStore(), data.shape, codec).metadata.to_dict()
+            arr = backends.tensorstore_open(Path(path) / "bulk", metadata)
+
+            def write() -> None:
+                arr.write(data).result()  # returns once the chunks are written
+        else:
+            handle = backend.create(Path(path))
+            arr = create_bulk_array(handle.store, data.shape, codec)
+
+            def write() -> None:
+                arr[...] = data
+                handle.commit("bulk write")
+
+        reset = reset_peak_rss()
+        rss_before = proc_status_bytes("VmRSS")
+        t0 = time.perf_counter()
+        write()
+        seconds = time.perf_counter() - t0
+        peak = proc_status_bytes("VmHWM")
+    return {
+        "seconds": seconds,
+        "rss_before": rss_before,
+        "peak_rss": peak,
+        "peak_reset": reset,
+        "peak_above_payload": peak - rss_before,
+        "payload_bytes": data.nbytes,
+        # inherited: at least the parent's resident memory when it started this process
+        "ru_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "pipeline": pipeline_info(arr),
+        "warnings": sorted({str(w.message) for w in caught}),
+    }
+
+
+def pipeline_info(arr: Any) -> dict[str, object]:
+    """Which codec pipeline the array got, and whether its native part is in use."""
+    pipe = getattr(getattr(arr, "_async_array", None), "codec_pipeline", None)
+    if pipe is None:
+        return {"class": type(arr).__module__ + "." + type(arr).__qualname__}
+    info: dict[str, object] = {"class": type(pipe).__module__ + "." + type(pipe).__qualname__}
+    if hasattr(pipe, "_engine"):  # zarrlake's pipeline
+        info["native_engine"] = pipe._engine is not None
+        info["native_writes"] = bool(getattr(pipe, "_native_writes", False))
+    if hasattr(pipe, "impl"):  # zarrs's pipeline
+        info["native_engine"] = pipe.impl is not None
+    return info
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's peak resident set size (VmHWM) to the current one (Linux >= 4.0)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def proc_status_bytes(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024  # kB
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
 def main(argv: list[str]) -> int:
     cmd, *args = argv
     if cmd == "read-bulk":
         out = read_bulk(*args)
+    elif cmd == "write-bulk":
+        out = write_bulk(*args)
     else:
         raise SystemExit(f"unknown command {cmd!r}")
     print(json.dumps(out))

@@ -14,6 +14,14 @@ Backends:
                     storage_options=...)``), on the local moto server of ``s3env.py``
     icechunk-s3     Icechunk on ``s3_storage(...)`` on that server, with its defaults
 
+The native-engine section (bench_native.py) adds:
+    zarrlake-native   the zarrlake repo, its arrays created and opened with zarrlake's native
+                      codec pipeline (``codec_pipeline.path``) in force
+    localstore-zarrs  ``LocalStore`` with the ``zarrs`` package's codec pipeline, in strict mode
+                      (an array it cannot take fails instead of falling back to zarr-python)
+    tensorstore       TensorStore's ``zarr3`` driver on a local directory: no zarr store, so it
+                      has its own two functions here (``tensorstore_open``)
+
 For the two S3 backends the ``path`` argument is a key prefix (a string such as
 ``"zarrlake-s3/w1/r0"``) in the benchmark bucket, not a directory; each backend's prefixes
 start with its own name.
@@ -21,6 +29,7 @@ start with its own name.
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +45,9 @@ REPO_NAME = "bench/repo"
 #: concurrent requests per object, so a 1 MiB chunk becomes several ranged reads).
 TUNED_REQUEST_SIZE = 16 * 1024 * 1024
 
+NATIVE_PIPELINE = "zarrlake.codec_pipeline.ZarrlakeCodecPipeline"
+ZARRS_PIPELINE = "zarrs.ZarrsCodecPipeline"
+
 
 @dataclass(frozen=True)
 class Backend:
@@ -47,6 +59,8 @@ class Backend:
     writer: str
     #: the repo lives on S3 (``path`` is a key prefix in the benchmark bucket)
     s3: bool = False
+    #: zarr config its arrays are created and opened under (a codec pipeline), as (key, value)
+    config: tuple[tuple[str, Any], ...] = ()
 
     @property
     def is_zarrlake(self) -> bool:
@@ -55,6 +69,27 @@ class Backend:
     @property
     def is_icechunk(self) -> bool:
         return self.name.startswith("icechunk")
+
+    @property
+    def is_localstore(self) -> bool:
+        return self.name.startswith("localstore")
+
+    @property
+    def is_tensorstore(self) -> bool:
+        return self.name == "tensorstore"
+
+    @property
+    def pipeline(self) -> str:
+        """The codec pipeline's class name its zarr arrays must get."""
+        return dict(self.config).get("codec_pipeline.path", "BatchedCodecPipeline").rsplit(".", 1)[-1]
+
+    def configured(self) -> Any:
+        """A context manager with this backend's zarr config in force (none: a no-op)."""
+        import contextlib
+
+        import zarr
+
+        return zarr.config.set(dict(self.config)) if self.config else contextlib.nullcontext()
 
     # ---- creation and writing -------------------------------------------------------------
     def warm(self) -> None:
@@ -65,17 +100,22 @@ class Backend:
             import zarrlake  # noqa: F401
         elif self.is_icechunk:
             import icechunk  # noqa: F401
+        elif self.is_tensorstore:
+            import tensorstore  # noqa: F401
+        path = dict(self.config).get("codec_pipeline.path")
+        if path:
+            importlib.import_module(path.rsplit(".", 1)[0])
 
     def create(self, path: Path) -> Handle:
         """A new, empty, writable repo (or directory store) at ``path``."""
         if self.s3:
             return self._s3_create(str(path))
         path = Path(path)
-        if self.name == "zarrlake":
+        if self.is_zarrlake:
             import zarrlake
 
             return Handle(self, path, zarrlake.Client(path).create_repo(REPO_NAME))
-        if self.name == "localstore":
+        if self.is_localstore:
             from zarr.storage import LocalStore
 
             path.mkdir(parents=True, exist_ok=True)
@@ -90,11 +130,11 @@ class Backend:
         if self.s3:
             return self._s3_open_write(str(path))
         path = Path(path)
-        if self.name == "zarrlake":
+        if self.is_zarrlake:
             import zarrlake
 
             return Handle(self, path, zarrlake.Client(path).get_repo(REPO_NAME, checkout=True))
-        if self.name == "localstore":
+        if self.is_localstore:
             from zarr.storage import LocalStore
 
             return Handle(self, path, LocalStore(str(path)))
@@ -109,11 +149,11 @@ class Backend:
         if self.s3:
             return self._s3_open_repo_read(str(path))
         path = Path(path)
-        if self.name == "zarrlake":
+        if self.is_zarrlake:
             import zarrlake
 
             return zarrlake.Client(path).get_repo(REPO_NAME, checkout=True, read_only=True)
-        if self.name == "localstore":
+        if self.is_localstore:
             from zarr.storage import LocalStore
 
             return LocalStore(str(path), read_only=True)
@@ -125,7 +165,7 @@ class Backend:
     def open_read(self, path: Path) -> Any:
         """A fresh read-only zarr store at the tip of ``main``: repo, checkout, store."""
         obj = self.open_repo_read(path)
-        return obj if self.name == "localstore" else obj.store
+        return obj if self.is_localstore else obj.store
 
     # ---- S3 ----------------------------------------------------------------------------------
     def _s3_create(self, prefix: str) -> Handle:
@@ -164,7 +204,7 @@ class Handle:
         """The store of the current writable session (it changes after each commit)."""
         if self.backend.is_zarrlake:
             return self.obj.store
-        if self.backend.name == "localstore":
+        if self.backend.is_localstore:
             return self.obj
         return self._session.store
 
@@ -191,6 +231,26 @@ class Handle:
     def counter(self) -> Any:
         """The object whose ``request_counts()`` counts this handle's requests (zarrlake), or None."""
         return self.obj if self.backend.is_zarrlake else None
+
+
+#: TensorStore's file kvstore fsyncs every chunk it writes by default; no other backend fsyncs,
+#: so it is turned off here and TensorStore, like the others, writes into the page cache.
+TENSORSTORE_CONTEXT = {"file_io_sync": False}
+
+
+def tensorstore_open(path: Path, metadata: dict[str, Any] | None = None) -> Any:
+    """TensorStore's zarr3 driver on the array directory ``path``: created with ``metadata``
+    (a zarr.json document), or, without it, opened read-only. Other settings at its defaults."""
+    import tensorstore as ts
+
+    spec: dict[str, Any] = {
+        "driver": "zarr3",
+        "kvstore": {"driver": "file", "path": str(path)},
+        "context": TENSORSTORE_CONTEXT,
+    }
+    if metadata is None:
+        return ts.open(spec, open=True, read=True).result()
+    return ts.open({**spec, "metadata": metadata}, create=True).result()
 
 
 def _ic_storage(path: Path) -> Any:
@@ -285,6 +345,21 @@ BACKENDS: dict[str, Backend] = {
         Backend("icechunk-tuned", "Icechunk+rd", True, "icechunk"),
         Backend("zarrlake-s3", "zarrlake", True, "zarrlake-s3", s3=True),
         Backend("icechunk-s3", "Icechunk", True, "icechunk-s3", s3=True),
+        Backend(
+            "zarrlake-native",
+            "zarrlake-native",
+            True,
+            "zarrlake-native",
+            config=(("codec_pipeline.path", NATIVE_PIPELINE),),
+        ),
+        Backend(
+            "localstore-zarrs",
+            "LocalStore+zarrs",
+            False,
+            "localstore-zarrs",
+            config=(("codec_pipeline.path", ZARRS_PIPELINE), ("codec_pipeline.strict", True)),
+        ),
+        Backend("tensorstore", "TensorStore", False, "tensorstore"),
     )
 }
 
@@ -293,3 +368,5 @@ ALL = ["zarrlake", "localstore", "icechunk", "icechunk-tuned"]
 WRITERS = ["zarrlake", "localstore", "icechunk"]
 #: the S3 backends (the columns of the S3 section)
 S3 = ["zarrlake-s3", "icechunk-s3"]
+#: the native-engine section's backends (bench_native.py)
+NATIVE = ["zarrlake-native", "zarrlake", "localstore", "localstore-zarrs", "tensorstore", "icechunk"]

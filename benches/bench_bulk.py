@@ -9,11 +9,6 @@ and uses the time the child measured around open + checkout + array open + read.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import backends
 import harness
 import numpy as np
@@ -22,7 +17,6 @@ import zarr
 
 CHUNKS = (512, 512)
 CODECS = {"raw": None, "zstd": "auto"}
-CHILD = Path(__file__).resolve().parent / "_child.py"
 
 
 def create_bulk_array(store, shape, codec):
@@ -78,14 +72,7 @@ def test_bulk_read_fresh_process(benchmark, request, sizes, bulk, work, shared, 
         shared["bulk-checksum"] = float(bulk.sum(dtype=np.float64))
 
     def run():
-        proc = subprocess.run(
-            [sys.executable, str(CHILD), "read-bulk", name, str(path)],
-            capture_output=True,
-            text=True,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"child failed: {proc.stderr.strip()[-1000:]}")
-        out = json.loads(proc.stdout.strip().splitlines()[-1])
+        out = harness.run_child("read-bulk", name, str(path))
         harness.inner(benchmark, out["seconds"])
         return out
 

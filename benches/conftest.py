@@ -6,6 +6,7 @@ so ``run.py`` can show "n/a" with the reason, or "ERR", instead of an empty cell
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import platform
 import sys
@@ -71,6 +72,11 @@ def pytest_benchmark_update_json(config: Any, benchmarks: Any, output_json: dict
             versions[mod] = __import__(mod).__version__
         except Exception as e:  # pragma: no cover - reported, not fatal
             versions[mod] = f"unavailable: {e}"
+    for dist in ("zarrs", "tensorstore"):  # the native-engine section's peers
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = "not installed"
     versions["zarrlake_native_built"] = _native_built()
     output_json["zarrlake_bench"] = {
         "mode": harness.MODE,

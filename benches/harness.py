@@ -240,6 +240,23 @@ def s3_rows(mode: str | None = None) -> list[tuple[str, str]]:
     ]
 
 
+def native_rows(mode: str | None = None) -> list[tuple[str, str]]:
+    """(row id, label) of the native-engine section (bench_native.py), in table order."""
+    bulk = human_bytes(sizes(mode).bulk_bytes)
+    out = []
+    for codec in ("raw", "zstd"):
+        out += [
+            (f"n1.{codec}", f"N1 write {bulk} f4, 1 MiB chunks, {codec} + commit"),
+            (f"n1.{codec}.rss", "N1   peak RSS above the payload"),
+        ]
+    out += [(f"n2.{codec}", f"N2 read {bulk} {codec}, fresh process") for codec in ("raw", "zstd")]
+    return out
+
+
+def is_native_row(row: str) -> bool:
+    return row[:1] == "n" and row[1:2].isdigit()
+
+
 # ---- recording ------------------------------------------------------------------------------
 def tag(benchmark: Any, request: Any, row: str, backend: str, **info: Any) -> None:
     """Label a benchmark with its table row and backend.
@@ -301,6 +318,11 @@ def commit_phase(benchmark: Any, backend: Any, row: str, seconds: float) -> None
         na_row(benchmark, row, "no commit step")
 
 
+def memory(benchmark: Any, row: str, nbytes: int) -> None:
+    """A memory measurement (bytes) taken during the rounds; shown on its own row."""
+    benchmark.extra_info.setdefault("memory_rows", {}).setdefault(row, []).append(nbytes)
+
+
 def inner(benchmark: Any, seconds: float) -> None:
     """A time measured inside a child process; the table uses these instead of wall time."""
     benchmark.extra_info.setdefault("inner_s", []).append(seconds)
@@ -310,6 +332,18 @@ def timed_part(benchmark: Any, seconds: float) -> None:
     """The timed part of a round that also does untimed work; the table uses these."""
     inner(benchmark, seconds)
     benchmark.extra_info["inner_source"] = "the timed part of each round (perf_counter)"
+
+
+def run_child(*args: str) -> dict[str, Any]:
+    """Run ``_child.py`` with ``args`` in a new interpreter and return the JSON it printed."""
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, str(BENCH_DIR / "_child.py"), *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"child failed: {proc.stderr.strip()[-1000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 class Stopwatch:

@@ -4,13 +4,16 @@
     .venv/bin/python benches/run.py --quick    # small sizes (about 5 min)
     .venv/bin/python benches/run.py --quick -k "bulk or import"
     .venv/bin/python benches/run.py --quick -k s3         # only the S3 section
+    .venv/bin/python benches/run.py --quick -k native     # only the native-engine section
     .venv/bin/python benches/run.py --quick -k "not s3"   # only local disk
     .venv/bin/python benches/run.py --table-only benches/results/latest.json
 
 Runs pytest on benches/ in a child process with ``--benchmark-json``, then builds the table
 from that JSON: one row per workload, a column per backend (median seconds), the physical
 limit where it applies, and the ratios zarrlake / LocalStore and zarrlake / Icechunk (below 1
-means zarrlake is faster). The S3 workloads (bench_s3.py) get their own section below it:
+means zarrlake is faster). The native-engine workloads (bench_native.py) get their own section
+below it: zarrlake's native codec pipeline next to zarr's default one, zarrs and TensorStore on
+the bulk payload, with the writes' peak memory. The S3 workloads (bench_s3.py) get theirs too:
 zarrlake and Icechunk on one local moto S3 server, with the HTTP requests each one made.
 Writes everything, raw pytest-benchmark data included, to ``benches/results/latest.json``.
 """
@@ -53,12 +56,31 @@ S3_COLUMNS = [
     ("icechunk-s3", "Icechunk"),
 ]
 S3_RATIO = ("icechunk-s3", "zl/IC")
+#: the native-engine section (bench_native.py): its columns and ratios (zarrlake-native / other)
+NATIVE_COLUMNS = [
+    ("zarrlake-native", "zl-native"),
+    ("zarrlake", "zarrlake"),
+    ("localstore", "LocalStore"),
+    ("localstore-zarrs", "LS+zarrs"),
+    ("tensorstore", "TensorStore"),
+    ("icechunk", "Icechunk"),
+]
+NATIVE_RATIOS = [
+    ("localstore", "nat/LS"),
+    ("localstore-zarrs", "nat/zarrs"),
+    ("tensorstore", "nat/TS"),
+    ("icechunk", "nat/IC"),
+]
 #: rows whose "physical" column shows a physical-limit row
 PHYSICAL_FOR = {
     "w1.raw": "phys.write",
     "w1.zstd": "phys.write",
     "w2.raw": "phys.read",
     "w2.zstd": "phys.read",
+    "n1.raw": "phys.write",
+    "n1.zstd": "phys.write",
+    "n2.raw": "phys.read",
+    "n2.zstd": "phys.read",
 }
 
 
@@ -159,12 +181,16 @@ def build(raw: dict[str, Any], mode: str) -> dict[str, Any]:
         else:
             times, source = b["stats"].get("data") or [b["stats"]["median"]], "pytest-benchmark"
         cell = ok(times, source)
-        for key in ("zarr_loaded", "numpy_loaded"):
+        for key in ("zarr_loaded", "numpy_loaded", "pipeline", "warnings"):
             if key in info:
                 cell[key] = info[key]
         put(row, backend, cell)
         for xrow, xtimes in info.get("extra_rows", {}).items():
             put(xrow, backend, ok(xtimes, "phase inside the timed rounds"))
+        for xrow, values in info.get("memory_rows", {}).items():
+            source = "peak RSS (VmHWM, reset right before) above the RSS right before the write, in the child"
+            mem = ok_bytes(values, source)
+            put(xrow, backend, {**mem, "rounds": info.get("rss", [])})
         for xrow, reason in info.get("na_rows", {}).items():
             put(xrow, backend, {"status": "n/a", "reason": reason})
         for xrow, meters in info.get("requests", {}).items():
@@ -185,7 +211,7 @@ def build(raw: dict[str, Any], mode: str) -> dict[str, Any]:
     s3_names = {b for b, _ in S3_COLUMNS}
     order = harness.rows(mode)
     known = {r for r, _ in order}
-    extra_rows = sorted({r for r, b in cells if b not in s3_names} - known)
+    extra_rows = sorted({r for r, b in cells if b not in s3_names and not harness.is_native_row(r)} - known)
     table_rows = []
     for row, label in order + [(r, r) for r in extra_rows]:
         row_cells = {b: cells[(row, b)] for b, _ in COLUMNS if (row, b) in cells}
@@ -219,6 +245,23 @@ def build(raw: dict[str, Any], mode: str) -> dict[str, Any]:
                 "request_ratio": request_ratio(row_reqs),
             }
         )
+    native_order = harness.native_rows(mode)
+    native_known = {r for r, _ in native_order}
+    native_extra = sorted({r for r, _ in cells if harness.is_native_row(r)} - native_known)
+    native_table = []
+    for row, label in native_order + [(r, r) for r in native_extra]:
+        row_cells = {b: cells[(row, b)] for b, _ in NATIVE_COLUMNS if (row, b) in cells}
+        phys = cells.get((PHYSICAL_FOR.get(row, ""), "phys"))
+        native_table.append(
+            {
+                "id": row,
+                "label": label,
+                "shown": row in native_known,
+                "cells": row_cells,
+                "physical_s": phys.get("median_s") if phys and phys.get("status") == "ok" else None,
+                "ratios": ratios(row_cells, "zarrlake-native", NATIVE_RATIOS),
+            }
+        )
     return {
         "mode": mode,
         "sizes": meta.get("sizes"),
@@ -233,6 +276,9 @@ def build(raw: dict[str, Any], mode: str) -> dict[str, Any]:
         "moto that both systems connect to (median over windows; 'own' = zarrlake's "
         "repo.request_counts() over the same window, where the proxy's GET is get + list)",
         "s3_rows": s3_table,
+        "native_ratio_definition": "median(zarrlake-native) / median(other); below 1 means zarrlake-native "
+        "is faster (.rss rows: uses less memory above the payload)",
+        "native_rows": native_table,
     }
 
 
@@ -277,6 +323,23 @@ def ok(times: list[float], source: str) -> dict[str, Any]:
     }
 
 
+def ok_bytes(values: list[int], source: str) -> dict[str, Any]:
+    return {
+        "status": "ok",
+        "median_bytes": statistics.median(values),
+        "min_bytes": min(values),
+        "max_bytes": max(values),
+        "n": len(values),
+        "values_bytes": list(values),
+        "source": source,
+    }
+
+
+def median(cell: dict[str, Any]) -> float | None:
+    """A cell's median: seconds, or bytes for a memory row."""
+    return cell.get("median_s", cell.get("median_bytes"))
+
+
 def ratios(
     row_cells: dict[str, dict[str, Any]],
     ours: str = "zarrlake",
@@ -288,8 +351,8 @@ def ratios(
         cell = row_cells.get(other, {})
         if cell.get("status") == "same":  # the tuned Icechunk config did not change this row
             cell = row_cells.get("icechunk", {})
-        if zl.get("status") == "ok" and cell.get("status") == "ok" and cell["median_s"] > 0:
-            out[other] = zl["median_s"] / cell["median_s"]
+        if zl.get("status") == "ok" and cell.get("status") == "ok" and median(cell) > 0:
+            out[other] = median(zl) / median(cell)
         else:
             out[other] = None
     return out
@@ -328,6 +391,10 @@ def fmt_s(s: float | None) -> str:
     return f"{s * 1e6:.3g} µs"
 
 
+def fmt_mib(n: float) -> str:
+    return f"{n / 2**20:.0f} MiB" if n >= 10 * 2**20 else f"{n / 2**20:.1f} MiB"
+
+
 def fmt_ratio(r: float | None) -> str:
     if r is None:
         return ""
@@ -345,6 +412,8 @@ def render(results: dict[str, Any]) -> str:
     def fmt_cell(row_id: str, cell: dict[str, Any] | None) -> str:
         if cell is None:
             return "—" if not row_id.startswith("phys.") else ""
+        if cell["status"] == "ok" and "median_bytes" in cell:
+            return fmt_mib(cell["median_bytes"])
         if cell["status"] == "ok":
             mark = ""
             if cell.get("source", "").startswith("walk") and row_id == "w8.filter":
@@ -375,6 +444,9 @@ def render(results: dict[str, Any]) -> str:
     s3_rows = [r for r in results.get("s3_rows") or [] if r.get("shown", True)]
     s3_ran = any(r["cells"] or r["requests"] for r in s3_rows)
     local_ran = any(r["cells"] for r in results["rows"] if not r["id"].startswith("phys."))
+    native_rows = [r for r in results.get("native_rows") or [] if r.get("shown", True)]
+    native_ran = any(r["cells"] for r in native_rows)
+    main_shown = local_ran or not (s3_ran or native_ran)
 
     out = []
     mode = results.get("mode", "?")
@@ -385,10 +457,30 @@ def render(results: dict[str, Any]) -> str:
     names = ("zarrlake", "zarr", "icechunk", "numpy", "python")
     cpus = (results.get("machine") or {}).get("cpus", "?")
     out.append("versions: " + ", ".join(f"{k} {v[k]}" for k in names if k in v) + f"; cpus {cpus}")
-    if local_ran or not s3_ran:
+    if main_shown:
         out += table(header, lines)
     else:
         out.append("(local-disk workloads not run)")
+
+    if native_ran:
+        out.append("")
+        out.append(
+            "native engine: the bulk payload through each codec pipeline; medians, lower is better; "
+            "ratio = zl-native / other (< 1: zl-native faster or smaller)"
+        )
+        out.append("versions: " + ", ".join(f"{k} {v[k]}" for k in ("zarrs", "tensorstore") if k in v))
+        native_header = ["native workload"] + [label for _, label in NATIVE_COLUMNS] + ["physical"]
+        native_header += [label for _, label in NATIVE_RATIOS]
+        native_lines = []
+        for row in native_rows:
+            line = [row["label"]]
+            for backend, _ in NATIVE_COLUMNS:
+                line.append(fmt_cell(row["id"], row["cells"].get(backend)))
+            line.append(fmt_s(row.get("physical_s")))
+            for other, _ in NATIVE_RATIOS:
+                line.append(fmt_ratio(row["ratios"].get(other)))
+            native_lines.append(line)
+        out += table(native_header, native_lines)
 
     s3 = results.get("s3") or {}
     if s3_ran:
@@ -417,11 +509,14 @@ def render(results: dict[str, Any]) -> str:
 
     out.append("")
     out.append("notes:")
-    if local_ran or not s3_ran:
+    if main_shown:
         out += [f"  {n}" for n in NOTES]
     zl_import = next((r["cells"].get("zarrlake") for r in results["rows"] if r["id"] == "w9.import"), None)
     if zl_import and zl_import.get("zarr_loaded") is False:
         out.append("  9: `import zarrlake` did not load zarr (deferred to first use); its first store use pays that.")
+    if native_ran:
+        out += [f"  {n}" for n in NATIVE_NOTES]
+        out += [f"  {n}" for n in native_pipeline_notes(native_rows)]
     if s3_ran:
         out += [f"  {n}" for n in S3_NOTES]
         out += [f"  {n}" for n in s3_request_notes(results)]
@@ -456,6 +551,25 @@ def fmt_n(n: float | None) -> str:
 
 def fmt_methods(counts: dict[str, float]) -> str:
     return " ".join(f"{k} {fmt_n(v)}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if v)
+
+
+def native_pipeline_notes(rows: list[dict[str, Any]]) -> list[str]:
+    """What the zarrlake-native and zarrs pipelines did per row, and the warnings they gave."""
+    out = []
+    for row in rows:
+        for backend, label in NATIVE_COLUMNS[:1] + NATIVE_COLUMNS[3:4]:
+            cell = row["cells"].get(backend) or {}
+            info = cell.get("pipeline")
+            if not info:
+                continue
+            engine = "native engine" if info.get("native_engine") else "NO native engine"
+            if row["id"].startswith("n1.") and "native_writes" in info:
+                engine += ", native writes" if info["native_writes"] else ", writes through zarr-python (fallback)"
+            text = f"{row['id']} {label}: {info['class'].rsplit('.', 1)[-1]}, {engine}"
+            if cell.get("warnings"):
+                text += "; warned: " + " | ".join(cell["warnings"])
+            out.append(text)
+    return out
 
 
 def s3_request_notes(results: dict[str, Any]) -> list[str]:
@@ -503,6 +617,25 @@ NOTES = [
     "8: * = LocalStore/Icechunk have no filter_metadata; their value is the equivalent walk "
     "(Group.members + jmespath on attrs), also shown on the next row for all.",
     "9: zarrlake = import zarrlake, LocalStore = import zarr, Icechunk = import icechunk.",
+]
+
+NATIVE_NOTES = [
+    "native: zl-native = a zarrlake repo with zarrlake.codec_pipeline.ZarrlakeCodecPipeline "
+    "(codec_pipeline.path); zarrlake = the same repo type, zarr-python's default pipeline; "
+    "LocalStore = zarr's LocalStore, default pipeline (the baseline); LS+zarrs = LocalStore with "
+    "zarrs.ZarrsCodecPipeline, strict (no silent fallback), other zarrs settings at defaults; "
+    "TensorStore = its zarr3 driver on a local directory with the zarr.json zarr writes for the "
+    "same array (same chunks and codecs: bytes, + zstd level 0 without checksum), file_io_sync off "
+    "(its default fsyncs every chunk; no other column fsyncs), all else at its defaults; Icechunk as above.",
+    "N1: each round is a new interpreter that loads the payload from a .npy file, creates the "
+    "repo/store and the array (untimed), then times one arr[...] = data + commit (TensorStore: "
+    "write(data).result(); LocalStore, LS+zarrs and TensorStore have no commit). N2: as row 2, a "
+    "new interpreter per round, timed inside it (open + checkout + array open + read).",
+    "N1 peak RSS above the payload: the child's peak resident memory during the write + commit "
+    "(/proc/self/status VmHWM, reset with clear_refs right before) minus its RSS right before "
+    "(payload, interpreter, libraries); median over rounds. ru_maxrss is in the JSON too but "
+    "not used: a child's ru_maxrss starts at its parent's RSS when it was started.",
+    "physical: as in the main table (0 rows; measured by this section itself under -k native).",
 ]
 
 S3_NOTES = [

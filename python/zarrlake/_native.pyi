@@ -52,6 +52,14 @@ class ChunkEngine:
         self, session: Session, out: Any, items: list[tuple[str, list[SpanArg], list[SpanArg]]]
     ) -> Awaitable[list[bool]]: ...
 
+def zstd_version() -> int:
+    """The version number of the libzstd linked into the engine."""
+
+def registered_zstd_version() -> int | None:
+    """The version of the libzstd registered for compressing zstd chunks, if any."""
+
+def _register_zstd(addresses: list[int], version: int) -> bool: ...
+
 class Repository:
     @staticmethod
     def create(

@@ -19,6 +19,7 @@ it says why once, with a warning.
 
 from __future__ import annotations
 
+import functools
 import sys
 import warnings
 from collections.abc import Iterable, Iterator
@@ -76,7 +77,7 @@ def _unsupported(metadata: Any) -> str | None:
 
     if not isinstance(metadata.chunk_grid, RegularChunkGridMetadata):
         return "chunk grids other than the regular one"
-    others = sorted({d["name"] for d in _codecs(metadata)} - NATIVE_CODECS)
+    others = sorted({d["name"] for _, d in _codecs(metadata)} - NATIVE_CODECS)
     if others:
         return f"the codec{'s' if len(others) > 1 else ''} {', '.join(others)}"
     return None
@@ -86,17 +87,51 @@ def _metadata_json(metadata: ArrayMetadata) -> str:
     return metadata.to_buffer_dict(default_buffer_prototype())["zarr.json"].to_bytes().decode()
 
 
-def _codec_configs(codecs: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Every codec's JSON form, those inside shards included."""
+def _codec_configs(codecs: list[dict[str, Any]], nested: bool = False) -> Iterator[tuple[bool, dict[str, Any]]]:
+    """(inside a shard, JSON form) of every codec, those inside shards included."""
     for d in codecs:
-        yield d
+        yield nested, d
         if d["name"] == "sharding_indexed":
             config = d.get("configuration") or {}
-            yield from _codec_configs(config.get("codecs", []) + config.get("index_codecs", []))
+            yield from _codec_configs(config.get("codecs", []) + config.get("index_codecs", []), True)
 
 
-def _codecs(metadata: Any) -> list[dict[str, Any]]:
+def _codecs(metadata: Any) -> list[tuple[bool, dict[str, Any]]]:
     return list(_codec_configs([codec.to_dict() for codec in metadata.codecs]))
+
+
+ZSTD_FUNCTIONS = (
+    "ZSTD_createCCtx",
+    "ZSTD_freeCCtx",
+    "ZSTD_CCtx_setParameter",
+    "ZSTD_compress2",
+    "ZSTD_compressBound",
+    "ZSTD_isError",
+)
+
+
+@functools.cache
+def _borrow_numcodecs_zstd() -> bool:
+    """Has the engine compress zstd chunks with numcodecs' own libzstd, as zarr-python does.
+
+    zstd's output differs between library versions; numcodecs' extension module carries
+    its libzstd and exports its functions. False if they cannot be found.
+    """
+    import ctypes
+
+    import numcodecs.zstd
+
+    try:
+        lib = ctypes.CDLL(numcodecs.zstd.__file__)
+        addresses = [ctypes.cast(getattr(lib, name), ctypes.c_void_p).value or 0 for name in ZSTD_FUNCTIONS]
+        lib.ZSTD_versionNumber.restype = ctypes.c_uint
+        version = int(lib.ZSTD_versionNumber())
+    except (OSError, AttributeError):
+        return False
+    if version != numcodecs.zstd.VERSION_NUMBER or 0 in addresses:
+        return False
+    _native._register_zstd(addresses, version)
+    return _native.registered_zstd_version() == version
 
 
 def _write_blocker(metadata: Any) -> str | None:
@@ -107,10 +142,12 @@ def _write_blocker(metadata: Any) -> str | None:
     """
     import numcodecs.zstd
 
-    for d in _codecs(metadata):
+    for nested, d in _codecs(metadata):
         config = d.get("configuration") or {}
+        # Top-level zstd goes through numcodecs' libzstd (see `ChunkCodec`'s split encoder).
+        borrowed = not nested and d["name"] == "zstd" and _borrow_numcodecs_zstd()
         uses_zstd = d["name"] == "zstd" or (d["name"] == "blosc" and config.get("cname") == "zstd")
-        if uses_zstd and _native.zstd_version() != numcodecs.zstd.VERSION_NUMBER:
+        if uses_zstd and not borrowed and _native.zstd_version() != numcodecs.zstd.VERSION_NUMBER:
             return (
                 f"writing zstd chunks (libzstd {_version(_native.zstd_version())} here, "
                 f"{_version(numcodecs.zstd.VERSION_NUMBER)} in numcodecs, and their output differs)"
@@ -179,6 +216,7 @@ class ZarrlakeCodecPipeline(CodecPipeline):
         engine = None
         if reason is None:
             kind = array_metadata.data_type.to_native_dtype().kind
+            _borrow_numcodecs_zstd()  # before the engine is built: it picks its zstd then
             try:
                 engine = _native.ChunkEngine(_metadata_json(array_metadata), kind)
             except Exception as e:  # an array zarrs refuses: zarr-python still can

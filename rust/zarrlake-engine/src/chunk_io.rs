@@ -18,7 +18,7 @@ use crate::chunk_codec::ChunkCodec;
 use crate::strided::{c_order_view, check_selection, copy_box, Span, Strided};
 
 /// Roughly how many decoded bytes one batch holds.
-const BATCH_BYTES: usize = 64 << 20;
+const BATCH_BYTES: usize = 16 << 20;
 
 /// One chunk's part of a write: `value_sel` of the value goes to `chunk_sel` of the chunk.
 pub struct ChunkWrite {

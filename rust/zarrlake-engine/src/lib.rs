@@ -10,11 +10,13 @@
 mod chunk_codec;
 mod chunk_io;
 mod fill;
+mod foreign_zstd;
 mod strided;
 
 pub use chunk_codec::ChunkCodec;
 pub use chunk_io::{read_chunks, write_chunks, ChunkRead, ChunkWrite};
 pub use fill::ElementKind;
+pub use foreign_zstd::{register as register_zstd, registered_version as registered_zstd_version, ZstdAddresses};
 pub use strided::{check_selection, Owner, Span, Strided};
 
 /// The version number of the libzstd the codecs use (`major * 10000 + minor * 100 + patch`).

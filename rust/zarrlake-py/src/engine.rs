@@ -151,3 +151,20 @@ impl PyChunkEngine {
 pub fn zstd_version() -> u32 {
     zarrlake_engine::zstd_version()
 }
+
+/// The version of the libzstd registered for compressing zstd chunks, if any.
+#[pyfunction]
+pub fn registered_zstd_version() -> Option<u32> {
+    zarrlake_engine::registered_zstd_version()
+}
+
+/// Registers the libzstd whose functions are at these addresses (`ZSTD_createCCtx`,
+/// `ZSTD_freeCCtx`, `ZSTD_CCtx_setParameter`, `ZSTD_compress2`, `ZSTD_compressBound`,
+/// `ZSTD_isError`) for compressing zstd chunks. Private: `zarrlake.codec_pipeline` passes
+/// those of numcodecs' own zstd module, which stays loaded, as every extension module does.
+#[pyfunction]
+pub fn _register_zstd(addresses: zarrlake_engine::ZstdAddresses, version: u32) -> PyResult<bool> {
+    // SAFETY: the caller's contract above; a wrong address would crash, so only the
+    // package's own code calls this, with addresses it resolved by name.
+    unsafe { zarrlake_engine::register_zstd(addresses, version) }.map_err(|e| PyCoreError(e).into())
+}

@@ -41,6 +41,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<engine::PyChunkEngine>()?;
     m.add_function(wrap_pyfunction!(source_url, m)?)?;
     m.add_function(wrap_pyfunction!(engine::zstd_version, m)?)?;
+    m.add_function(wrap_pyfunction!(engine::registered_zstd_version, m)?)?;
+    m.add_function(wrap_pyfunction!(engine::_register_zstd, m)?)?;
     m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(_note_fork, m)?)?;
     m.add("METADATA_NAMES", zarrlake_core::keys::METADATA_NAMES.to_vec())?;
