@@ -214,3 +214,29 @@ def test_xarray_round_trip(repo, native):
     repo.commit("xr")
     back = xr.open_zarr(repo.store, consolidated=False)
     np.testing.assert_array_equal(back["t"].values, ds["t"].values)
+
+
+def test_the_readme_line_turns_it_on_before_zarrlake_is_imported(tmp_path):
+    """The README's one line, run first in a fresh interpreter (the entry point finds it)."""
+    import pathlib
+    import re
+    import subprocess
+    import sys
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("**Fast ingest: the native pipeline.**", 1)[1]
+    line = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    script = "\n".join([
+        "import numpy as np, zarr",
+        line,
+        "import sys; assert 'zarrlake' not in sys.modules",
+        "import zarrlake",
+        f"repo = zarrlake.Client({str(tmp_path)!r}).create_repo('org/repo')",
+        "a = zarr.create_array(repo.store, name='a', shape=(64,), chunks=(16,), dtype='f4')",
+        "a[:] = np.arange(64)",
+        "p = a._async_array.codec_pipeline",
+        "print(type(p).__name__, p._engine is not None, float(a[:].sum()))",
+    ])
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ZarrlakeCodecPipeline", "True", "2016.0"]

@@ -13,6 +13,7 @@ use zarrs::array::{ArrayToBytesCodecTraits, BytesToBytesCodecTraits, Codec, Code
 use zarrs::metadata::v3::MetadataV3;
 use zarrs::storage::store::MemoryStore;
 
+use crate::buffer_pool;
 use crate::fill::{all_fill, ElementKind};
 use crate::foreign_zstd::{self, ZstdFunctions};
 
@@ -126,12 +127,16 @@ impl ChunkCodec {
         }
         Ok(match encoded {
             Cow::Borrowed(_) => chunk,
-            Cow::Owned(bytes) => bytes,
+            Cow::Owned(bytes) => {
+                buffer_pool::give(chunk);
+                bytes
+            }
         })
     }
 
-    /// Decodes a stored chunk to its C-ordered elements.
-    pub fn decode(&self, key: &str, encoded: &[u8], options: &CodecOptions) -> Result<Vec<u8>> {
+    /// Decodes a stored chunk to its C-ordered elements (borrowed where the chain leaves
+    /// the bytes as they are).
+    pub fn decode<'a>(&self, key: &str, encoded: &'a [u8], options: &CodecOptions) -> Result<Cow<'a, [u8]>> {
         let decoded = self
             .codecs
             .decode(
@@ -149,7 +154,7 @@ impl ChunkCodec {
                 format!("decoded to {} bytes, not {}", decoded.len(), self.chunk_nbytes()),
             ));
         }
-        Ok(decoded.into_owned())
+        Ok(decoded)
     }
 }
 

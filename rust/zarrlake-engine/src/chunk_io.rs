@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use zarrlake_core::{Error, Result, Session};
 use zarrs::array::CodecOptions;
 
+use crate::buffer_pool;
 use crate::chunk_codec::ChunkCodec;
 use crate::strided::{c_order_view, check_selection, copy_box, Span, Strided};
 
@@ -80,29 +81,32 @@ fn merge_and_encode(
     opts: &CodecOptions,
 ) -> Result<Encoded> {
     let shape = codec.chunk_shape();
-    let mut chunk = match (&old, item.complete) {
-        (Some(bytes), false) => codec.decode(&item.key, bytes, opts)?,
-        _ if item.complete
-            && item
-                .chunk_sel
-                .iter()
-                .zip(&shape)
-                .all(|(s, &n)| s.start == 0 && s.count == n && s.step == 1) =>
-        {
-            vec![0u8; codec.chunk_nbytes()]
-        }
-        _ => codec.filled_chunk(),
-    };
-    // SAFETY: `chunk` is ours and sized for the chunk shape; the value view is read only.
+    let nbytes = codec.chunk_nbytes();
+    let whole = item
+        .chunk_sel
+        .iter()
+        .zip(&shape)
+        .all(|(s, &n)| s.start == 0 && s.count == n && s.step == 1);
+    let mut chunk = buffer_pool::take(nbytes);
+    match (&old, item.complete && whole) {
+        // Every element is about to be written: the buffer needs no content first.
+        (_, true) => {}
+        (Some(bytes), false) => chunk.extend_from_slice(&codec.decode(&item.key, bytes, opts)?),
+        (None, false) => chunk.extend_from_slice(&codec.filled_chunk()),
+    }
+    // SAFETY: the buffer has room for the whole chunk; for a whole-chunk selection the copy
+    // initialises every byte before `set_len` below, otherwise they already are.
     unsafe {
-        let dst = c_order_view(&mut chunk, &shape, codec.itemsize());
+        let dst = c_order_view(chunk.as_mut_ptr(), &shape, codec.itemsize(), true);
         copy_box(value, &item.value_sel, &dst, &item.chunk_sel)?;
+        chunk.set_len(nbytes);
     }
     if !write_empty && codec.is_fill(&chunk) {
+        buffer_pool::give(chunk);
         return Ok((item.key, None));
     }
     let encoded = codec.encode(&item.key, chunk, opts)?;
-    Ok((item.key, Some(Bytes::from(encoded))))
+    Ok((item.key, Some(buffer_pool::into_bytes(encoded))))
 }
 
 async fn store(session: &Session, encoded: Vec<Encoded>) -> Result<()> {
@@ -196,8 +200,8 @@ fn decode_into(
     opts: &CodecOptions,
 ) -> Result<bool> {
     let shape = codec.chunk_shape();
-    let (mut chunk, present) = match stored {
-        Some(bytes) => (codec.decode(&item.key, bytes, opts)?, true),
+    let chunk = match stored {
+        Some(bytes) => codec.decode(&item.key, bytes, opts)?,
         None => {
             // A missing chunk reads as fill values: broadcast one element.
             let mut fill = codec.fill_bytes().to_vec();
@@ -225,12 +229,13 @@ fn decode_into(
             return Ok(false);
         }
     };
-    // SAFETY: `chunk` is ours; the caller keeps the output boxes of concurrent reads apart.
+    // SAFETY: `chunk` outlives the copy and is only read; the caller keeps the output
+    // boxes of concurrent reads apart.
     unsafe {
-        let src = c_order_view(&mut chunk, &shape, codec.itemsize());
+        let src = c_order_view(chunk.as_ptr().cast_mut(), &shape, codec.itemsize(), false);
         copy_box(&src, &item.chunk_sel, out, &item.out_sel)?;
     }
-    Ok(present)
+    Ok(true)
 }
 
 /// Reads the chunks `items` describe into `out`; for each, whether it was stored.

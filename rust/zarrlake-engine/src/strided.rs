@@ -106,12 +106,12 @@ pub fn check_selection(shape: &[usize], sel: &[Span], what: &str) -> Result<()> 
     }
 }
 
-/// A C-ordered buffer as a view; the buffer must outlive the view's use (it is not owned).
+/// A C-ordered buffer at `base` as a view; the memory is not owned by the view.
 ///
 /// # Safety
-/// `buf` must hold `shape`'s elements of `itemsize` bytes and stay alive and unaliased
-/// while the view is used.
-pub unsafe fn c_order_view(buf: &mut [u8], shape: &[usize], itemsize: usize) -> Strided {
+/// `base` must point at room for `shape`'s elements of `itemsize` bytes that stays valid,
+/// and is not otherwise accessed, while the view is used (and writable, if `writable`).
+pub unsafe fn c_order_view(base: *mut u8, shape: &[usize], itemsize: usize, writable: bool) -> Strided {
     let mut strides = vec![0isize; shape.len()];
     let mut step = itemsize as isize;
     for d in (0..shape.len()).rev() {
@@ -119,11 +119,11 @@ pub unsafe fn c_order_view(buf: &mut [u8], shape: &[usize], itemsize: usize) -> 
         step *= shape[d] as isize;
     }
     Strided {
-        base: buf.as_mut_ptr(),
+        base,
         shape: shape.to_vec(),
         strides,
         itemsize,
-        writable: true,
+        writable,
         _owner: Arc::new(()),
     }
 }
@@ -225,8 +225,8 @@ mod tests {
         let mut src: Vec<u8> = (0u16..20).flat_map(|v| v.to_ne_bytes()).collect();
         let mut dst = vec![0u8; 2 * 3 * 2];
         unsafe {
-            let s = c_order_view(&mut src, &[4, 5], 2);
-            let d = c_order_view(&mut dst, &[2, 3], 2);
+            let s = c_order_view(src.as_mut_ptr(), &[4, 5], 2, true);
+            let d = c_order_view(dst.as_mut_ptr(), &[2, 3], 2, true);
             let ss = sel(&[(1, 2, 1), (0, 3, 2)]);
             s.check(&ss, "source").unwrap();
             copy_box(&s, &ss, &d, &sel(&[(0, 2, 1), (0, 3, 1)])).unwrap();
@@ -241,7 +241,7 @@ mod tests {
         let mut dst = vec![0u8; 3 * 4 * 4];
         unsafe {
             let s = Strided::from_raw(one.as_mut_ptr(), vec![3, 4], vec![0, 0], 4, false, Arc::new(())).unwrap();
-            let d = c_order_view(&mut dst, &[3, 4], 4);
+            let d = c_order_view(dst.as_mut_ptr(), &[3, 4], 4, true);
             copy_box(&s, &sel(&[(0, 3, 1), (0, 4, 1)]), &d, &sel(&[(0, 3, 1), (0, 4, 1)])).unwrap();
         }
         assert!(dst.chunks(4).all(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]) == 7));
@@ -250,7 +250,7 @@ mod tests {
     #[test]
     fn refuses_selections_outside_the_view() {
         let mut buf = vec![0u8; 10];
-        let v = unsafe { c_order_view(&mut buf, &[10], 1) };
+        let v = unsafe { c_order_view(buf.as_mut_ptr(), &[10], 1, true) };
         assert!(v.check(&sel(&[(5, 5, 1)]), "x").is_ok());
         assert!(v.check(&sel(&[(5, 6, 1)]), "x").is_err());
         assert!(v.check(&sel(&[(0, 4, 3)]), "x").is_ok());
@@ -264,7 +264,7 @@ mod tests {
         let mut a = vec![0u8; 4];
         let mut b = vec![0u8; 4];
         unsafe {
-            let s = c_order_view(&mut a, &[4], 1);
+            let s = c_order_view(a.as_mut_ptr(), &[4], 1, true);
             let d = Strided::from_raw(b.as_mut_ptr(), vec![4], vec![1], 1, false, Arc::new(())).unwrap();
             assert!(copy_box(&s, &[Span::whole(4)], &d, &[Span::whole(4)]).is_err());
         }
