@@ -146,6 +146,8 @@ def test_strided_selections_views_and_scalars(repo, native):
     np.testing.assert_array_equal(arr[5:59:4, 1::3], expect[5:59:4, 1::3])
     arr[3:30, 4:9] = 42  # a scalar, broadcast without a copy
     expect[3:30, 4:9] = 42
+    arr[40:60, 0:20] = data[:20, :20].astype(">i4")  # same type name, other byte order
+    expect[40:60, 0:20] = data[:20, :20]
     np.testing.assert_array_equal(arr[:], expect)
     # Integer and fancy indexing go through zarr-python's pipeline, with the same results.
     np.testing.assert_array_equal(arr[7], expect[7])

@@ -12,9 +12,10 @@ byte for byte those of zarr-python's own pipeline.
 
 Anything else goes through zarr-python's default pipeline, unchanged: arrays in other
 stores, Zarr v2 arrays, data types other than booleans, integers and floats, codecs other
-than bytes, zstd, blosc, gzip, crc32c and transpose, and selections the engine does not
-take (integer or fancy indexing, non-NumPy buffers). For a zarrlake array it cannot take,
-it says why once, with a warning.
+than bytes, zstd, blosc, gzip, crc32c, transpose and sharding, and selections the engine
+does not take (integer or fancy indexing, non-NumPy or non-native-order buffers). For a
+zarrlake array it cannot take, it says why once, with a warning. See
+``docs/native-pipeline.md``.
 """
 
 from __future__ import annotations
@@ -264,7 +265,9 @@ class ZarrlakeCodecPipeline(CodecPipeline):
     # ---- the native paths ----
     def _plan(self, batch: list[Any], array: Any) -> tuple[Any, list[Any]] | None:
         """(session, items) for the engine, or None to leave the batch to zarr-python."""
-        if not isinstance(array, np.ndarray) or array.dtype.kind not in NATIVE_KINDS:
+        # Elements are copied as bytes: the buffer must hold the array's own native type
+        # (zarr passes e.g. big-endian float32 through as float32).
+        if not isinstance(array, np.ndarray) or array.dtype != batch[0][1].dtype.to_native_dtype():
             return None
         chunk_shape = tuple(self._engine.chunk_shape)
         store = None

@@ -8,6 +8,7 @@
 //! (fast-forward detection, manifest merging), `chunks` and `virtual_read` (chunk I/O);
 //! `process` keeps per-process state correct across `fork()`.
 
+pub mod buffer_pool;
 pub mod catalog;
 pub mod chunks;
 pub mod commit;

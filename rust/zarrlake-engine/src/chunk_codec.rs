@@ -13,9 +13,9 @@ use zarrs::array::{ArrayToBytesCodecTraits, BytesToBytesCodecTraits, Codec, Code
 use zarrs::metadata::v3::MetadataV3;
 use zarrs::storage::store::MemoryStore;
 
-use crate::buffer_pool;
 use crate::fill::{all_fill, ElementKind};
 use crate::foreign_zstd::{self, ZstdFunctions};
+use zarrlake_core::buffer_pool;
 
 /// A step after the array-to-bytes codec, when zstd is compressed by a registered libzstd.
 enum Tail {

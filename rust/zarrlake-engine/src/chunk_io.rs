@@ -14,9 +14,9 @@ use rayon::prelude::*;
 use zarrlake_core::{Error, Result, Session};
 use zarrs::array::CodecOptions;
 
-use crate::buffer_pool;
 use crate::chunk_codec::ChunkCodec;
 use crate::strided::{c_order_view, check_selection, copy_box, Span, Strided};
+use zarrlake_core::buffer_pool;
 
 /// Roughly how many decoded bytes one batch holds.
 const BATCH_BYTES: usize = 16 << 20;

@@ -90,7 +90,7 @@ impl ZstdFunctions {
                     return Err(failed("bad parameters"));
                 }
                 let bound = (self.compress_bound)(data.len());
-                let mut out = crate::buffer_pool::take(bound);
+                let mut out = zarrlake_core::buffer_pool::take(bound);
                 let written = (self.compress2)(cctx, out.as_mut_ptr().cast(), bound, data.as_ptr().cast(), data.len());
                 if (self.is_error)(written) != 0 || written > bound {
                     return Err(failed("the library reported an error"));

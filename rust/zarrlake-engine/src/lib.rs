@@ -7,7 +7,6 @@
 //! Reads go the other way. It lives apart from `zarrlake-core`, which knows nothing of
 //! codecs.
 
-mod buffer_pool;
 mod chunk_codec;
 mod chunk_io;
 mod fill;

@@ -10,6 +10,7 @@ use std::io::ErrorKind;
 use std::path::Path;
 
 use super::temp::{io_err, TempFile};
+use crate::buffer_pool;
 use crate::error::Result;
 
 pub(super) fn put_if_absent(root: &Path, key: &str, bytes: &[u8]) -> Result<bool> {
@@ -31,6 +32,21 @@ pub(super) fn put_if_absent(root: &Path, key: &str, bytes: &[u8]) -> Result<bool
         Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(io_err("link", &path, e)),
     }
+}
+
+/// A whole file; a large one into a pooled buffer (see `buffer_pool`).
+pub(super) fn read(path: &Path) -> std::io::Result<bytes::Bytes> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let len = usize::try_from(file.metadata()?.len()).unwrap_or(usize::MAX);
+    if len < buffer_pool::MIN_POOLED {
+        let mut buf = Vec::with_capacity(len);
+        file.read_to_end(&mut buf)?;
+        return Ok(buf.into());
+    }
+    let mut buf = buffer_pool::take(len);
+    file.read_to_end(&mut buf)?;
+    Ok(buffer_pool::into_bytes(buf))
 }
 
 pub(super) fn exists(root: &Path, key: &str) -> Result<bool> {

@@ -191,8 +191,8 @@ impl Storage {
             self.stats.count(Op::Get, 1);
             // Whole-object local reads: one open and read, no hop to a blocking pool. Objects
             // are small (chunks, manifests) and written once, so this never sees a partial file.
-            return match std::fs::read(root.join(key)) {
-                Ok(v) => Ok(Some(Bytes::from(v))),
+            return match local::read(&root.join(key)) {
+                Ok(v) => Ok(Some(v)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(Error::Storage(format!("cannot read {key} in {}: {e}", root.display()))),
             };

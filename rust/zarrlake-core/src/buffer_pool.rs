@@ -1,10 +1,13 @@
 //! Chunk-sized buffers, reused.
 //!
 //! A fresh buffer of a megabyte or more comes from the kernel as untouched pages, and
-//! every first write to one of them faults and zeroes a page: for a bulk write that is as
-//! much work as the copy itself. Buffers handed out here go back to the pool when the last
-//! holder of the bytes lets go (the store, once the chunk is written), so a long write
-//! cycles through the same few megabytes.
+//! every first write to one of them faults and zeroes a page: for bulk reads and writes
+//! that is as much work as the copy itself. Buffers handed out here go back to the pool
+//! when the last holder of the bytes lets go (a write's store, a read's decoder), so a
+//! long transfer cycles through the same few megabytes.
+//!
+//! Only large buffers are pooled, and a buffer is handed out only for a size it fits
+//! closely, so that a small object kept for long (a cached manifest) never pins a big one.
 
 use std::sync::{Mutex, PoisonError};
 
@@ -12,6 +15,8 @@ use bytes::Bytes;
 
 /// At most this many bytes wait in the pool (the rest are freed).
 const POOL_BYTES: usize = 64 << 20;
+/// Smaller buffers come and go through the allocator as usual.
+pub const MIN_POOLED: usize = 64 << 10;
 
 struct Pool {
     free: Vec<Vec<u8>>,
@@ -25,8 +30,12 @@ static POOL: Mutex<Pool> = Mutex::new(Pool {
 
 /// An empty buffer with room for at least `capacity` bytes.
 pub fn take(capacity: usize) -> Vec<u8> {
+    if capacity < MIN_POOLED {
+        return Vec::with_capacity(capacity);
+    }
     let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(i) = pool.free.iter().position(|b| b.capacity() >= capacity) {
+    let fits = |b: &Vec<u8>| b.capacity() >= capacity && b.capacity() / 2 <= capacity;
+    if let Some(i) = pool.free.iter().position(fits) {
         let mut buf = pool.free.swap_remove(i);
         pool.bytes -= buf.capacity();
         buf.clear();
@@ -38,8 +47,11 @@ pub fn take(capacity: usize) -> Vec<u8> {
 
 /// Gives a buffer back for reuse.
 pub fn give(buf: Vec<u8>) {
+    if buf.capacity() < MIN_POOLED {
+        return;
+    }
     let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
-    if buf.capacity() > 0 && pool.bytes + buf.capacity() <= POOL_BYTES {
+    if buf.capacity() >= MIN_POOLED && pool.bytes + buf.capacity() <= POOL_BYTES {
         pool.bytes += buf.capacity();
         pool.free.push(buf);
     }
@@ -68,6 +80,13 @@ pub fn into_bytes(buf: Vec<u8>) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_requests_never_get_big_buffers() {
+        give(Vec::with_capacity(8 << 20));
+        assert!(take(100).capacity() < MIN_POOLED);
+        assert!(take(1 << 20).capacity() < 8 << 20); // too loose a fit: a new one
+    }
 
     #[test]
     fn buffers_come_back_when_their_bytes_are_dropped() {
