@@ -13,6 +13,12 @@ Commands:
                                 first) into it with one ``arr[...] = data`` and commit; timed:
                                 the write + commit. Also reports the peak resident memory of the
                                 write above the resident memory right before it (payload loaded)
+    stream-bulk BACKEND PATH TOTAL SLAB
+                                create the repo (or store) at PATH and a raw f4 "bulk" array of
+                                TOTAL bytes, then write it slab by slab (SLAB bytes each: one
+                                slab generated once and written at every position), as a
+                                streaming ingest does, and commit; reports the time and the peak
+                                resident memory above the resident memory before the first slab
 
 The backend's zarr config (its codec pipeline) is in force for the whole command.
 """
@@ -106,6 +112,43 @@ def write_bulk(name: str, path: str, codec: str, payload: str) -> dict[str, obje
     }
 
 
+def stream_bulk(name: str, path: str, total: str, slab: str) -> dict[str, object]:
+    import backends
+    import numpy as np
+    import zarr
+    from bench_bulk import CHUNKS
+
+    backend = backends.BACKENDS[name]
+    backend.warm()
+    cols = 8192
+    rows, slab_rows = int(total) // (4 * cols), int(slab) // (4 * cols)
+    data = np.random.default_rng(0).random((slab_rows, cols), dtype="f4")
+    with warnings.catch_warnings(record=True) as caught, backend.configured():
+        warnings.simplefilter("always")
+        handle = backend.create(Path(path))
+        arr = zarr.create_array(
+            store=handle.store, name="bulk", shape=(rows, cols), chunks=CHUNKS, dtype="f4", compressors=None
+        )
+        reset = reset_peak_rss()
+        rss_before = proc_status_bytes("VmRSS")
+        t0 = time.perf_counter()
+        for start in range(0, rows, slab_rows):
+            arr[start : start + slab_rows] = data
+        handle.commit("stream")
+        seconds = time.perf_counter() - t0
+        peak = proc_status_bytes("VmHWM")
+    return {
+        "seconds": seconds,
+        "rss_before": rss_before,
+        "peak_rss": peak,
+        "peak_reset": reset,
+        "peak_above_start": peak - rss_before,
+        "total_bytes": rows * cols * 4,
+        "pipeline": pipeline_info(arr),
+        "warnings": sorted({str(w.message) for w in caught}),
+    }
+
+
 def pipeline_info(arr: Any) -> dict[str, object]:
     """Which codec pipeline the array got, and whether its native part is in use."""
     pipe = getattr(getattr(arr, "_async_array", None), "codec_pipeline", None)
@@ -142,6 +185,8 @@ def main(argv: list[str]) -> int:
         out = read_bulk(*args)
     elif cmd == "write-bulk":
         out = write_bulk(*args)
+    elif cmd == "stream-bulk":
+        out = stream_bulk(*args)
     else:
         raise SystemExit(f"unknown command {cmd!r}")
     print(json.dumps(out))

@@ -1,4 +1,4 @@
-"""The native-engine section (N1, N2): zarrlake's native codec pipeline against the others.
+"""The native-engine section (N1-N3): zarrlake's native codec pipeline against the others.
 
 The bulk payload of workloads 1 and 2 (2-D float32, 64 MiB quick / 1 GiB full, 512 x 512
 chunks of 1 MiB, raw and zstd) written and read by:
@@ -20,6 +20,11 @@ new interpreter per round (``_child.py read-bulk``, timed by the child around op
 array open + read, as in workload 2). Each child reports the codec pipeline its array got; the
 test checks it is the backend's, and for zarrlake-native and zarrs that their native part is
 in use (for zarrlake-native writes, whether the engine or its fallback wrote is recorded).
+
+N3 streams a raw array of the bulk size and of 4 times it, slab by slab (one generated slab
+written at every position, as an ingest of many files does), in a new interpreter each: the
+time of all slabs plus the commit, and the peak resident memory above the start. The peak
+must not grow with the array (zarrlake-native, zarrlake and LocalStore).
 """
 
 from __future__ import annotations
@@ -105,6 +110,34 @@ def test_native_read_fresh_process(benchmark, request, sizes, bulk, payload, wor
     record_pipeline(benchmark, out)
     assert out["shape"] == list(bulk.shape)
     assert out["checksum"] == shared["bulk-checksum"], "fresh-process read returned other data"
+
+
+STREAMERS = ["zarrlake-native", "zarrlake", "localstore"]
+
+
+@pytest.mark.parametrize("total", harness.stream_sizes())
+@pytest.mark.parametrize("name", STREAMERS)
+def test_native_stream(benchmark, request, work, name, total):
+    """N3: a streaming write's peak memory does not grow with the array (4x apart)."""
+    row = f"n3.{total}"
+    backend = harness.use_backend(request, benchmark, [row, f"{row}.rss"], name, bytes=total)
+    rounds = harness.Rounds(work / "n3" / str(total) / name)
+    slab = harness.stream_slab_bytes()
+
+    def setup():
+        return (rounds.next(),), {}
+
+    def run(path):
+        out = harness.run_child("stream-bulk", name, str(path), str(total), str(slab))
+        harness.inner(benchmark, out["seconds"])
+        harness.memory(benchmark, f"{row}.rss", out["peak_above_start"])
+        return out
+
+    out = benchmark.pedantic(run, setup=setup, rounds=1, iterations=1)
+    check_pipeline(backend, out)
+    record_pipeline(benchmark, out)
+    assert out["total_bytes"] == total
+    harness.rmtree(rounds.current)
 
 
 @pytest.mark.parametrize("kind", ["write", "read"])

@@ -250,7 +250,24 @@ def native_rows(mode: str | None = None) -> list[tuple[str, str]]:
             (f"n1.{codec}.rss", "N1   peak RSS above the payload"),
         ]
     out += [(f"n2.{codec}", f"N2 read {bulk} {codec}, fresh process") for codec in ("raw", "zstd")]
+    slab = human_bytes(stream_slab_bytes(mode))
+    for total in stream_sizes(mode):
+        out += [
+            (f"n3.{total}", f"N3 stream {human_bytes(total)} raw in {slab} slabs + commit"),
+            (f"n3.{total}.rss", "N3   peak RSS above the start"),
+        ]
     return out
+
+
+def stream_sizes(mode: str | None = None) -> list[int]:
+    """Array sizes of the streaming rows (N3): the same slab size, arrays 4x apart."""
+    s = sizes(mode)
+    return [s.bulk_bytes, 4 * s.bulk_bytes]
+
+
+def stream_slab_bytes(mode: str | None = None) -> int:
+    """Whole rows of 1 MiB chunks (16 MiB: 512 rows of 8192 f4), so no slab splits a chunk."""
+    return max(16 << 20, sizes(mode).bulk_bytes // 16)
 
 
 def is_native_row(row: str) -> bool:
