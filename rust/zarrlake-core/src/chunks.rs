@@ -38,6 +38,14 @@ pub fn chunk_key(hash: &[u8]) -> String {
 /// Large chunks are hashed off the async worker threads.
 const BLOCKING_HASH_BYTES: usize = 256 * 1024;
 
+fn local_writers() -> &'static tokio::sync::Semaphore {
+    static WRITERS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    WRITERS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores.max(2))
+    })
+}
+
 /// Whether a chunk of `len` bytes rides in the manifest instead of being stored.
 pub fn is_inline(inline_threshold: u64, len: usize) -> bool {
     len as u64 <= inline_threshold
@@ -53,8 +61,24 @@ pub async fn write_chunk(
     if is_inline(inline_threshold, data.len()) {
         return Ok(ChunkRef::Inline(data));
     }
-    let hash = digest_of(method, &data).await?;
     let len = data.len() as u64;
+    if data.len() >= BLOCKING_HASH_BYTES && storage.is_local() {
+        // Hashed and written in one blocking task: run inline, a local write (plain system
+        // calls) would serialize a batch's concurrent puts on the one task that polls them.
+        // As many at once as there are cores: more only contend in the kernel.
+        let _permit = local_writers()
+            .acquire()
+            .await
+            .map_err(|e| Error::Storage(e.to_string()))?;
+        let storage = storage.clone();
+        return tokio::task::spawn_blocking(move || {
+            let hash = method.digest(&data);
+            storage.put_immutable_local(&chunk_key(&hash), &data)?;
+            Ok(ChunkRef::Native { hash, len })
+        })
+        .await?;
+    }
+    let hash = digest_of(method, &data).await?;
     // Content-addressed: an existing object already holds exactly these bytes.
     storage.put_immutable(&chunk_key(&hash), data).await?;
     Ok(ChunkRef::Native { hash, len })

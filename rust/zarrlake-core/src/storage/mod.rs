@@ -291,6 +291,20 @@ impl Storage {
         }
     }
 
+    /// Whether objects live in a local directory (plain system calls, no requests).
+    pub fn is_local(&self) -> bool {
+        matches!(self.location, Location::Local(_))
+    }
+
+    /// `put_immutable` for a local directory, as a blocking call (for a blocking task).
+    pub fn put_immutable_local(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        let Location::Local(root) = &self.location else {
+            return Err(Error::Storage(format!("'{key}': not a local directory")));
+        };
+        self.stats.count(Op::Put, 1);
+        local::put_if_absent(root, key, bytes).map(|_| ())
+    }
+
     /// Stores a content-addressed object: any object already under `key` holds the same
     /// bytes, so a remote store gets a plain PUT (which its client may safely resend).
     pub async fn put_immutable(&self, key: &str, bytes: Bytes) -> Result<()> {
