@@ -92,18 +92,10 @@ def write_bulk(name: str, path: str, codec: str, payload: str) -> dict[str, obje
                 arr[...] = data
                 handle.commit("bulk write")
 
-        reset = reset_peak_rss()
-        rss_before = proc_status_bytes("VmRSS")
-        t0 = time.perf_counter()
-        write()
-        seconds = time.perf_counter() - t0
-        peak = proc_status_bytes("VmHWM")
+        m = measured(write)
     return {
-        "seconds": seconds,
-        "rss_before": rss_before,
-        "peak_rss": peak,
-        "peak_reset": reset,
-        "peak_above_payload": peak - rss_before,
+        **m,
+        "peak_above_payload": m["peak_rss"] - m["rss_before"],
         "payload_bytes": data.nbytes,
         # inherited: at least the parent's resident memory when it started this process
         "ru_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
@@ -129,20 +121,15 @@ def stream_bulk(name: str, path: str, total: str, slab: str) -> dict[str, object
         arr = zarr.create_array(
             store=handle.store, name="bulk", shape=(rows, cols), chunks=CHUNKS, dtype="f4", compressors=None
         )
-        reset = reset_peak_rss()
-        rss_before = proc_status_bytes("VmRSS")
-        t0 = time.perf_counter()
-        for start in range(0, rows, slab_rows):
-            arr[start : start + slab_rows] = data
-        handle.commit("stream")
-        seconds = time.perf_counter() - t0
-        peak = proc_status_bytes("VmHWM")
+        def write() -> None:
+            for start in range(0, rows, slab_rows):
+                arr[start : start + slab_rows] = data
+            handle.commit("stream")
+
+        m = measured(write)
     return {
-        "seconds": seconds,
-        "rss_before": rss_before,
-        "peak_rss": peak,
-        "peak_reset": reset,
-        "peak_above_start": peak - rss_before,
+        **m,
+        "peak_above_start": m["peak_rss"] - m["rss_before"],
         "total_bytes": rows * cols * 4,
         "pipeline": pipeline_info(arr),
         "warnings": sorted({str(w.message) for w in caught}),
@@ -161,6 +148,21 @@ def pipeline_info(arr: Any) -> dict[str, object]:
     if hasattr(pipe, "impl"):  # zarrs's pipeline
         info["native_engine"] = pipe.impl is not None
     return info
+
+
+def measured(write: Any) -> dict[str, Any]:
+    """Runs ``write``: its time, the resident memory before it and the peak during it."""
+    reset = reset_peak_rss()
+    rss_before = proc_status_bytes("VmRSS")
+    t0 = time.perf_counter()
+    write()
+    seconds = time.perf_counter() - t0
+    return {
+        "seconds": seconds,
+        "rss_before": rss_before,
+        "peak_rss": proc_status_bytes("VmHWM"),
+        "peak_reset": reset,
+    }
 
 
 def reset_peak_rss() -> bool:

@@ -71,11 +71,6 @@ def test_bulk_read_fresh_process(benchmark, request, sizes, bulk, work, shared, 
     if "bulk-checksum" not in shared:
         shared["bulk-checksum"] = float(bulk.sum(dtype=np.float64))
 
-    def run():
-        out = harness.run_child("read-bulk", name, str(path))
-        harness.inner(benchmark, out["seconds"])
-        return out
-
-    out = benchmark.pedantic(run, rounds=sizes.bulk_read_rounds, iterations=1)
+    out = harness.read_fresh(benchmark, name, path, sizes.bulk_read_rounds)
     assert out["shape"] == list(bulk.shape)
     assert out["checksum"] == shared["bulk-checksum"], "fresh-process read returned other data"

@@ -100,12 +100,7 @@ def test_native_read_fresh_process(benchmark, request, sizes, bulk, payload, wor
     if "bulk-checksum" not in shared:
         shared["bulk-checksum"] = float(bulk.sum(dtype=np.float64))
 
-    def run():
-        out = harness.run_child("read-bulk", name, str(path))
-        harness.inner(benchmark, out["seconds"])
-        return out
-
-    out = benchmark.pedantic(run, rounds=sizes.bulk_read_rounds, iterations=1)
+    out = harness.read_fresh(benchmark, name, path, sizes.bulk_read_rounds)
     check_pipeline(backend, out)
     record_pipeline(benchmark, out)
     assert out["shape"] == list(bulk.shape)

@@ -340,6 +340,17 @@ def memory(benchmark: Any, row: str, nbytes: int) -> None:
     benchmark.extra_info.setdefault("memory_rows", {}).setdefault(row, []).append(nbytes)
 
 
+def read_fresh(benchmark: Any, name: str, path: Any, rounds: int) -> dict[str, Any]:
+    """Rounds of reading the "bulk" array in a new interpreter each, timed by the child."""
+
+    def run() -> dict[str, Any]:
+        out = run_child("read-bulk", name, str(path))
+        inner(benchmark, out["seconds"])
+        return out
+
+    return benchmark.pedantic(run, rounds=rounds, iterations=1)
+
+
 def inner(benchmark: Any, seconds: float) -> None:
     """A time measured inside a child process; the table uses these instead of wall time."""
     benchmark.extra_info.setdefault("inner_s", []).append(seconds)
