@@ -18,12 +18,12 @@ from typing import Any
 
 import xarray
 import zarr
-from rich.tree import Tree
 
 from . import _native
 from ._core import RepoCore
 from ._storage import OpenArgs
 from .store import ZarrlakeStore
+from .tree import TreeView
 from .types import (
     Author,
     Chunkstore,

@@ -140,7 +140,7 @@ def test_status(repo):
         assert len(repo.status(limit=1).modified_paths) == 1
     with pytest.raises(ValueError):
         repo.status(limit=-1)
-    assert "modified c" in str(st)
+    assert "2 changed keys in 1 node" in str(st)  # summed up per node (key "c" is a root chunk)
 
 
 def test_dedup_identical_chunks(repo):

@@ -4,6 +4,7 @@ import json
 
 import pytest
 import zarr
+import zarrlake
 
 
 def _group(repo, path: str, attrs: dict) -> None:
@@ -71,7 +72,7 @@ def test_tree(tagged):
     from rich.tree import Tree
 
     t = tagged.tree()
-    assert isinstance(t, Tree)
+    assert isinstance(t, zarrlake.TreeView) and isinstance(t.__rich__(), Tree)
     console = Console(record=True, width=120)
     console.print(t)
     text = console.export_text()

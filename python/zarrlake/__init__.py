@@ -33,6 +33,7 @@ from .errors import (
     ZarrlakeError,
 )
 from .repo import AsyncRepo, Repo
+from .tree import TreeView
 from .types import (
     Author,
     Branch,
@@ -90,6 +91,7 @@ __all__ = [
     "StorageError",
     "UnsupportedStorageError",
     "Tag",
+    "TreeView",
     "VirtualAccessError",
     "ZarrlakeError",
     "__version__",

@@ -202,14 +202,15 @@ class RepoCore:
         if not isinstance(limit, int) or limit < 0:
             raise InvalidInputError(f"limit must be a non-negative int, got {limit!r}")
         paths = self.session_native.status(limit)
-        if limit > 0 and len(paths) >= limit:
+        truncated = limit > 0 and len(paths) >= limit
+        if truncated:
             warnings.warn(
                 f".status results were limited to the first {limit} records. "
                 "If more records are required, use .status(limit=N) (0 means no limit).",
                 UserWarning,
                 stacklevel=3,
             )
-        return SessionStatus(self.name, self.session, paths)
+        return SessionStatus(self.name, self.session, paths, truncated=truncated)
 
     # ---- commits ------------------------------------------------------------------------
 

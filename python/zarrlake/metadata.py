@@ -1,4 +1,4 @@
-"""Metadata views: JMESPath filtering of node attributes, and the hierarchy as a rich Tree."""
+"""Metadata views: JMESPath filtering of node attributes, and the hierarchy as a tree."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rich.tree import Tree
-
     from ._core import RepoCore
+    from .tree import TreeView
 
 
 @dataclass
@@ -107,9 +106,9 @@ def filter_metadata(core: RepoCore, expr: str) -> list[str]:
     return sorted(p for p, n in nodes(core).items() if p and matches(query, n.attributes))
 
 
-def build_tree(core: RepoCore, prefix: str = "", depth: int = 10, filter: str | None = None) -> Tree:
-    """The hierarchy under ``prefix`` as a ``rich.tree.Tree``, ``depth`` levels deep."""
-    from rich.tree import Tree
+def build_tree(core: RepoCore, prefix: str = "", depth: int = 10, filter: str | None = None) -> TreeView:
+    """The hierarchy under ``prefix`` as a :class:`~zarrlake.tree.TreeView`, ``depth`` levels deep."""
+    from .tree import TreeNode, TreeView
 
     if not isinstance(depth, int) or depth < 0:
         from .errors import InvalidInputError
@@ -127,8 +126,8 @@ def build_tree(core: RepoCore, prefix: str = "", depth: int = 10, filter: str | 
         for p in hits:
             parts = p.split("/")
             keep.update("/".join(parts[:i]) for i in range(len(parts) + 1))
-    root = Tree(f"/{prefix}" if prefix else "/")
-    branches: dict[str, Tree] = {prefix: root}
+    root = TreeNode(f"/{prefix}" if prefix else "/", prefix, "group")
+    branches: dict[str, TreeNode] = {prefix: root}
     base_depth = len(prefix.split("/")) if prefix else 0
     under = [p for p in sorted(keep) if p and (not prefix or p.startswith(prefix + "/"))]
     for p in under:
@@ -136,12 +135,13 @@ def build_tree(core: RepoCore, prefix: str = "", depth: int = 10, filter: str | 
         if level > depth:
             continue
         parent, name = _basename(p)
-        parent_tree = branches.get(parent)
-        if parent_tree is None:
-            parent_tree = branches[parent] = root.add(f":file_folder: {parent}")
+        parent_node = branches.get(parent)
+        if parent_node is None:  # a group without metadata of its own: shown by its full path
+            parent_node = branches[parent] = TreeNode(parent, parent, "group")
+            root.children.append(parent_node)
         node = all_nodes.get(p) or Node(p, "group")
+        child = TreeNode(name, p, node.kind, node.shape, node.dtype)
+        parent_node.children.append(child)
         if node.kind == "group":
-            branches[p] = parent_tree.add(f":file_folder: {name}")
-        else:
-            parent_tree.add(f":regional_indicator_a: {name} {node.shape} {node.dtype}")
-    return root
+            branches[p] = child
+    return TreeView(root)

@@ -38,9 +38,9 @@ from .types import (
 if TYPE_CHECKING:
     import xarray
     import zarr
-    from rich.tree import Tree
 
     from .store import ZarrlakeStore
+    from .tree import TreeView
 
 
 def _open_native(metastore_db: MetastoreDatabase, chunkstore: Chunkstore) -> tuple[_native.Repository, OpenArgs]:
@@ -80,8 +80,41 @@ class _RepoMethods:
     def __getstate__(self) -> dict[str, Any]:
         return self._core.state()
 
+    def _display_fields(self) -> list[tuple[str, str]]:
+        """(label, value) of what a repr shows. Reads only what the handle holds: showing a
+        repo must neither store its session nor fail on storage."""
+        from ._display import short_id
+
+        core = self._core
+        fields = [("repo", core.name), ("location", core.native.location)]
+        pin = core._pin
+        if pin is None:
+            return [*fields, ("session", "none (call checkout() to start one)")]
+        s = pin.native
+        base = short_id(s.base_commit) if s.base_commit else "no commits yet"
+        fields.append(("branch", f"{s.branch} at {base}") if s.branch else ("commit", f"{base} (not on a branch)"))
+        state = ["write" if s.writable else "read"]
+        if s.abandoned:
+            state.append("abandoned")
+        elif s.committed:
+            state.append(f"committed as {short_id(s.committed)}")
+        else:
+            try:
+                if s.writable and s.has_changes():
+                    state.append("uncommitted changes")
+            except Exception:  # e.g. an expired session: the repr still shows the rest
+                pass
+        return [*fields, ("session", f"{s.id} ({', '.join(state)})")]
+
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._core.name}>"
+        name, location, *rest = self._display_fields()
+        return f"<{type(self).__name__} {name[1]} at {location[1]}: {', '.join(f'{k} {v}' for k, v in rest)}>"
+
+    def _repr_html_(self) -> str:
+        from ._display import html_box, html_fields
+
+        fields = self._display_fields()
+        return html_box("repo", f"{type(self).__name__} {self._core.name}", html_fields(fields[1:]))
 
     # ---- data (synchronous in both facades: Zarr drives it) ----
 
@@ -253,8 +286,18 @@ class _RepoMethods:
         """Branch names."""
         return self._core.branches()
 
-    def tree(self, prefix: str = "", depth: int = 10, filter: str | None = None) -> Tree:
-        """The hierarchy as a ``rich.tree.Tree``, optionally filtered by a JMESPath query."""
+    def tree(self, prefix: str = "", depth: int = 10, filter: str | None = None) -> TreeView:
+        """The hierarchy of groups and arrays, optionally filtered by a JMESPath query.
+
+        The result prints as a text tree (``print(repo.tree())``), as a rich tree in rich
+        consoles (``rich.print``), and as nested lists in Jupyter.
+
+        Args:
+            prefix: show only the nodes under this group path.
+            depth: levels below ``prefix`` to show.
+            filter: a JMESPath query over node attributes (see :meth:`filter_metadata`);
+                matching nodes are shown with their parents.
+        """
         from .metadata import build_tree
 
         return build_tree(self._core, prefix, depth, filter)

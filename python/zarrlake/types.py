@@ -7,7 +7,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import _display
+
 if TYPE_CHECKING:
+    from ._changes import NodeChange
     from ._core import RepoCore
     from ._native import Session as NativeSession
     from .store import ZarrlakeStore
@@ -63,6 +66,8 @@ class Chunkstore:
 
 @dataclass(frozen=True)
 class Commit:
+    """One commit: its id, parent, time, author, message and when its session started."""
+
     id: CommitID
     parent_commit: CommitID | None
     commit_time: datetime.datetime
@@ -78,6 +83,29 @@ class Commit:
 
     def author_entry(self) -> str:
         return Author(self.author_name, self.author_email).entry()
+
+    @property
+    def short_id(self) -> str:
+        """The id's first 12 characters (a log abbreviates its ids so that each is unique)."""
+        return _display.short_id(self.id)
+
+    def _line(self, cid: str) -> list[str]:
+        who = _display.clean(self.author_name or self.author_email or "?")
+        return [cid, _display.when(self.commit_time), who, _display.first_line(self.message)]
+
+    def __repr__(self) -> str:
+        cid, t, who, msg = self._line(self.short_id)
+        return f"<Commit {cid} {t} {who}: {msg}>"
+
+    def _repr_html_(self) -> str:
+        fields = [
+            ("id", self.id),
+            ("parent", self.parent_commit or "(none)"),
+            ("time", _display.when(self.commit_time)),
+            ("author", self.author_entry()),
+        ]
+        body = _display.html_fields(fields) + f'<pre style="white-space:pre-wrap">{_display.e(self.message)}</pre>'
+        return _display.html_box("commit", f"Commit {self.short_id}", body)
 
 
 class CommitLog(Sequence[Commit]):
@@ -95,16 +123,40 @@ class CommitLog(Sequence[Commit]):
     def __getitem__(self, i: Any) -> Any:
         return self._commits[i]
 
+    #: Commits a repr shows before "… N more".
+    SHOWN = 10
+    #: Rows of the HTML table before "… N more".
+    SHOWN_HTML = 50
+
+    def _rows(self, n: int) -> list[list[str]]:
+        shown = self._commits[:n]
+        abbrev = _display.abbreviations(c.id for c in shown)
+        return [c._line(abbrev[c.id]) for c in shown]
+
+    def _more(self, n: int) -> str:
+        more = len(self._commits) - n
+        return f"\N{HORIZONTAL ELLIPSIS} {more} more" if more > 0 else ""
+
     def __repr__(self) -> str:
-        lines = [
-            f"commit {c.id}\nAuthor: {c.author_entry()}\n"
-            f"Date:   {c.commit_time:%Y-%m-%d %H:%M:%S %Z}\n\n    {c.message}\n"
-            for c in self._commits
-        ]
-        return "\n".join(lines) or "(no commits)"
+        if not self._commits:
+            return "<CommitLog: no commits>"
+        head = f"<CommitLog: {_display.plural(len(self._commits), 'commit')}, newest first>"
+        lines = _display.columns(self._rows(self.SHOWN), indent="  ")
+        more = self._more(self.SHOWN)
+        return "\n".join([head, *lines, *(["  " + more] if more else [])])
 
     def __rich__(self) -> str:
-        return repr(self)
+        from rich.markup import escape
+
+        return escape(repr(self))  # messages are not markup
+
+    def _repr_html_(self) -> str:
+        if not self._commits:
+            return _display.html_box("log", "Commit log", _display.html_note("no commits"))
+        table = _display.html_table(["id", "time", "author", "message"], self._rows(self.SHOWN_HTML))
+        more = self._more(self.SHOWN_HTML)
+        title = f"Commit log: {_display.plural(len(self._commits), 'commit')}, newest first"
+        return _display.html_box("log", title, table + (_display.html_note(more) if more else ""))
 
 
 @dataclass(frozen=True)
@@ -243,26 +295,56 @@ class AsyncLocalWriteSession(LocalWriteSession):
 
 @dataclass
 class SessionStatus:
-    """What the current session changed."""
+    """What the current session changed: ``modified_paths`` lists ``(key, deleted)``; the
+    repr sums them up per group and array."""
 
     repo_name: str
     session: LocalSession
     modified_paths: list[tuple[Path, bool]] = field(default_factory=list)
+    #: True when ``status(limit=...)`` cut the list short.
+    truncated: bool = False
 
-    def rich_output(self) -> str:
+    #: Nodes the repr lists before "… N more".
+    SHOWN_NODES = 20
+
+    def nodes(self) -> list[NodeChange]:
+        """The changes per node (group or array), sorted by path."""
+        from ._changes import summarize
+
+        return summarize(self.modified_paths)
+
+    def _header(self) -> str:
         s = self.session
         # The native id: displaying a status must not store the session (`LocalSession.id` does).
-        lines = [
-            f"Repo: {self.repo_name}",
-            f"Session: {s._native.id}, started {s.start_time:%Y-%m-%d %H:%M:%S %Z}",
-            f"Base commit: {s.base_commit}",
-            f"Branch: {s.branch}" if s.branch else "Not on a branch",
-        ]
+        where = f"branch {s.branch}" if s.branch else "no branch"
+        base = _display.short_id(s.base_commit) if s.base_commit else "no commits yet"
+        return f"Session {s._native.id} of {self.repo_name}, on {where} at {base}"
+
+    def _counts(self, nodes: list[NodeChange]) -> str:
         if not self.modified_paths:
-            lines.append("No changes in current session")
-        for path, deleted in self.modified_paths:
-            lines.append(f"{'deleted ' if deleted else 'modified'} {path}")
+            return "No changes in current session"
+        keys = _display.plural(len(self.modified_paths), "changed key")
+        return f"{keys}{'+' if self.truncated else ''} in {_display.plural(len(nodes), 'node')}"
+
+    def rich_output(self) -> str:
+        """The summary: session, branch and base, then one line per changed node."""
+        nodes = self.nodes()
+        lines = [self._header(), self._counts(nodes) + (":" if nodes else "")]
+        rows = [[f"/{n.path}", n.describe()] for n in nodes[: self.SHOWN_NODES]]
+        lines += _display.columns(rows, indent="  ")
+        if len(nodes) > self.SHOWN_NODES:
+            lines.append(f"  \N{HORIZONTAL ELLIPSIS} {len(nodes) - self.SHOWN_NODES} more")
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.rich_output()
 
     def __str__(self) -> str:
         return self.rich_output()
+
+    def _repr_html_(self) -> str:
+        nodes = self.nodes()
+        body = _display.html_note(self._counts(nodes))
+        if nodes:
+            body += _display.html_table(["node", "change"], [[f"/{n.path}", n.describe()] for n in nodes])
+        return _display.html_box("status", self._header(), body)
