@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import time
 import warnings
 from typing import Any
@@ -58,8 +59,10 @@ def run(root: str | None = None) -> None:
     ds.to_zarr(repo.store, mode="w", encoding=encoding, consolidated=False)
     n_chunks = sum(1 for k in repo._core.session_native.list_prefix("") if "/c/" in k)
     first = repo.commit("Initial import: temperature and precipitation")
-    console.print(f"wrote {ds.nbytes / 2**20:.1f} MiB in {n_chunks} chunks and committed {first} "
-                  f"in {time.perf_counter() - t0:.2f} s")
+    console.print(
+        f"wrote {ds.nbytes / 2**20:.1f} MiB in {n_chunks} chunks and committed {first} "
+        f"in {time.perf_counter() - t0:.2f} s"
+    )
 
     repo.new_branch("warming")
     temp = zarr.open_array(repo.store, path="temperature", mode="a")
@@ -83,10 +86,25 @@ def run(root: str | None = None) -> None:
     console.print(f"on [cyan]warming[/]: first week is {delta:+.2f} degC, attrs: {dict(warmed.attrs)}")
 
     console.rule("commit log (warming)")
-    console.print(repr(repo.commit_log()))
+    console.print(repo.commit_log())
     console.rule("status")
     zarr.open_group(repo.store, mode="a").attrs["note"] = "uncommitted edit"
-    console.print(repo.status().rich_output())
+    console.print(repo.status().rich_output(), markup=False)
     console.rule("tree")
     console.print(repo.tree())
-    console.print(f"branches: {repo.branches()}  tags: {repo.tags()}")
+    console.print(f"branches: {repo.branches()}  tags: {repo.tags()}", markup=False)
+    console.rule("inspect it")
+    # The exact commands: the demo's root need not be the root other commands default to.
+    for command in inspect_commands(client.root, name):
+        console.print(command, markup=False, soft_wrap=True)
+
+
+def inspect_commands(root: str, name: str) -> list[str]:
+    """The ``zarrlake`` commands that show what the demo wrote under ``root``."""
+    r = shlex.quote(root)
+    return [
+        f"zarrlake --root {r} log {name}",
+        f"zarrlake --root {r} log {name} -r warming --oneline",
+        f"zarrlake --root {r} tree {name} -r warming",
+        f"zarrlake --root {r} repo info {name}",
+    ]
