@@ -472,3 +472,22 @@ def test_demo_prints_the_commands_that_inspect_it(tmp_path):
         assert out.strip()
     log = ok("--root", str(root), "log", "demo/climate", "-r", "warming", "--oneline").splitlines()
     assert len(log) == 2 and "Warm the first week" in log[0]
+
+
+def test_the_readme_commands_run(tmp_path):
+    """The README's `zarrlake` lines, against a repo shaped like the tour's."""
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("**The command.**", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].split() for line in block.strip().splitlines()]
+    assert len(commands) >= 5 and all(c[0] == "zarrlake" for c in commands)
+    root = tmp_path / "lake"
+    repo = zarrlake.Client(root, author=AUTHOR).create_repo("climate/era")
+    zarr.create_array(repo.store, name="air", shape=(4,), chunks=(2,), dtype="f4")[:] = 1
+    repo.commit("Import air temperature")
+    repo.new_branch("bias-fix")
+    zarr.open_array(repo.store, path="air", mode="a")[0] = 0
+    repo.commit("Remove warm bias")
+    repo.tag("v1.1")
+    for command in commands:
+        args = [str(root) if a == "/data/lake" else a for a in command[1:]]
+        assert ok(*args, env={"ZARRLAKE_ROOT": str(root)}).strip(), command
