@@ -19,6 +19,13 @@ Commands:
                                 slab generated once and written at every position), as a
                                 streaming ingest does, and commit; reports the time and the peak
                                 resident memory above the resident memory before the first slab
+    commit-refs BACKEND PATH N  create the repo at PATH, a 1-D int32 array "refs" of N one-element
+                                (4-byte) chunks and commit it; then write N distinct chunks
+                                through the Store API (``Store._set_many``, batches of 10,000)
+                                and commit them. Reports the write's and the commit's time, the
+                                resident memory right before each and its peak during each
+                                (absolute, VmHWM reset right before), then reads three chunks
+                                back from a fresh read-only store (untimed) for the parent
 
 The backend's zarr config (its codec pipeline) is in force for the whole command.
 """
@@ -121,6 +128,7 @@ def stream_bulk(name: str, path: str, total: str, slab: str) -> dict[str, object
         arr = zarr.create_array(
             store=handle.store, name="bulk", shape=(rows, cols), chunks=CHUNKS, dtype="f4", compressors=None
         )
+
         def write() -> None:
             for start in range(0, rows, slab_rows):
                 arr[start : start + slab_rows] = data
@@ -133,6 +141,35 @@ def stream_bulk(name: str, path: str, total: str, slab: str) -> dict[str, object
         "total_bytes": rows * cols * 4,
         "pipeline": pipeline_info(arr),
         "warnings": sorted({str(w.message) for w in caught}),
+    }
+
+
+def commit_refs(name: str, path: str, n: str) -> dict[str, object]:
+    import backends
+    import harness
+    import zarr
+
+    backend = backends.BACKENDS[name]
+    backend.warm()
+    count = int(n)
+    handle = backend.create(Path(path))
+    harness.create_tiny_array(handle.store, "refs", count, dtype="i4", fill_value=0)
+    handle.commit("create array")
+    written: list[int] = []
+    write = measured(lambda: written.append(harness.set_raw(handle.store, harness.tiny_int_items("refs", count))))
+    commit = measured(lambda: handle.commit(f"{count} chunks"))
+    rss_after = proc_status_bytes("VmRSS")
+    arr = zarr.open_array(backend.open_read(Path(path)), path="refs", mode="r")
+    probes = sorted({0, count // 2, count - 1})
+    return {
+        "n": count,
+        "written": written[0],
+        "write": write,
+        "commit": commit,
+        "rss_after_commit": rss_after,
+        # inherited: at least the parent's resident memory when it started this process
+        "ru_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "probes": {str(i): int(arr[i]) for i in probes},
     }
 
 
@@ -189,6 +226,8 @@ def main(argv: list[str]) -> int:
         out = write_bulk(*args)
     elif cmd == "stream-bulk":
         out = stream_bulk(*args)
+    elif cmd == "commit-refs":
+        out = commit_refs(*args)
     else:
         raise SystemExit(f"unknown command {cmd!r}")
     print(json.dumps(out))

@@ -34,6 +34,9 @@ class Sizes:
     # workload 4
     scaling: tuple[int, ...]
     one_chunk_rounds: int
+    # workload 4m (bench_commit_scaling.py): a commit of this many new chunk references, in a
+    # fresh process (1 round)
+    commit_refs: int
     # workload 5
     n_arrays: int
     arrays_rounds: int
@@ -90,6 +93,7 @@ SIZES = {
         store_api_rounds=3,
         scaling=(1_000, 10_000),
         one_chunk_rounds=5,
+        commit_refs=200_000,
         n_arrays=50,
         arrays_rounds=3,
         n_commits=20,
@@ -124,6 +128,7 @@ SIZES = {
         store_api_rounds=1,
         scaling=(1_000, 10_000, 100_000, 1_000_000),
         one_chunk_rounds=5,
+        commit_refs=10_000_000,
         n_arrays=500,
         arrays_rounds=3,
         n_commits=200,
@@ -203,6 +208,14 @@ def rows(mode: str | None = None) -> list[tuple[str, str]]:
             (f"w4.commit.{n}", f"4 commit {human_count(n)} new chunks"),
             (f"w4.one.{n}", f"4 change 1 chunk + commit, on {human_count(n)}"),
         ]
+    refs = human_count(s.commit_refs)
+    out += [
+        ("w4m.write", f"4m write {refs} tiny chunks (store API), fresh process"),
+        ("w4m.write.rss", "4m   peak RSS during the write"),
+        ("w4m.commit", f"4m commit {refs} new chunks"),
+        ("w4m.before.rss", "4m   RSS before the commit"),
+        ("w4m.commit.rss", "4m   peak RSS during the commit (target < 2 GiB)"),
+    ]
     out += [
         ("w5.create", f"5 create {s.n_arrays} arrays with attrs + commit"),
         ("w5.create.commit", "5   of which: commit"),
@@ -335,9 +348,15 @@ def commit_phase(benchmark: Any, backend: Any, row: str, seconds: float) -> None
         na_row(benchmark, row, "no commit step")
 
 
-def memory(benchmark: Any, row: str, nbytes: int) -> None:
-    """A memory measurement (bytes) taken during the rounds; shown on its own row."""
+def memory(benchmark: Any, row: str, nbytes: int, source: str | None = None) -> None:
+    """A memory measurement (bytes) taken during the rounds; shown on its own row.
+
+    ``source`` says what the number is (the JSON keeps it); without it, a peak above the
+    resident memory right before the measured part, as the native section's rows are.
+    """
     benchmark.extra_info.setdefault("memory_rows", {}).setdefault(row, []).append(nbytes)
+    if source is not None:
+        benchmark.extra_info.setdefault("memory_sources", {})[row] = source
 
 
 def read_fresh(benchmark: Any, name: str, path: Any, rounds: int) -> dict[str, Any]:
@@ -455,6 +474,15 @@ def tiny_items(prefix: str, n: int, start: int = 0) -> Iterator[tuple[str, bytes
         yield f"{prefix}/c/{i}", pack(float(i))
 
 
+def tiny_int_items(prefix: str, n: int) -> Iterator[tuple[str, bytes]]:
+    """Chunk keys ``{prefix}/c/{i}`` holding the int32 ``i + 1``: all distinct, none the fill value 0."""
+    import struct
+
+    pack = struct.Struct("<i").pack
+    for i in range(n):
+        yield f"{prefix}/c/{i}", pack(i + 1)
+
+
 def set_raw(store: Any, items: Iterable[tuple[str, bytes]], batch: int = 10_000) -> int:
     """Write ``(key, bytes)`` through the zarr Store API (``Store._set_many``), in batches."""
     from zarr.core.buffer import default_buffer_prototype
@@ -491,12 +519,12 @@ def count_prefix(store: Any, prefix: str) -> int:
     return sync(go())
 
 
-def create_tiny_array(store: Any, name: str, n: int) -> Any:
-    """A 1-D float32 array of ``n`` one-element (4-byte) chunks, no compression."""
+def create_tiny_array(store: Any, name: str, n: int, dtype: str = "f4", fill_value: Any = -1) -> Any:
+    """A 1-D array of ``n`` one-element (4-byte) chunks, no compression (float32 by default)."""
     import zarr
 
     return zarr.create_array(
-        store=store, name=name, shape=(n,), chunks=(1,), dtype="f4", compressors=None, fill_value=-1
+        store=store, name=name, shape=(n,), chunks=(1,), dtype=dtype, compressors=None, fill_value=fill_value
     )
 
 

@@ -71,6 +71,8 @@ NATIVE_RATIOS = [
     ("tensorstore", "nat/TS"),
     ("icechunk", "nat/IC"),
 ]
+#: what a memory row's number is, unless its benchmark says otherwise (``harness.memory``)
+MEMORY_SOURCE = "peak RSS (VmHWM, reset right before) above the RSS right before the write, in the child"
 #: rows whose "physical" column shows a physical-limit row
 PHYSICAL_FOR = {
     "w1.raw": "phys.write",
@@ -188,7 +190,7 @@ def build(raw: dict[str, Any], mode: str) -> dict[str, Any]:
         for xrow, xtimes in info.get("extra_rows", {}).items():
             put(xrow, backend, ok(xtimes, "phase inside the timed rounds"))
         for xrow, values in info.get("memory_rows", {}).items():
-            source = "peak RSS (VmHWM, reset right before) above the RSS right before the write, in the child"
+            source = info.get("memory_sources", {}).get(xrow, MEMORY_SOURCE)
             mem = ok_bytes(values, source)
             put(xrow, backend, {**mem, "rounds": info.get("rss", [])})
         for xrow, reason in info.get("na_rows", {}).items():
@@ -614,6 +616,11 @@ NOTES = [
     "4, 6, 7: chunk keys are written through the zarr Store API (Store._set_many, batches of "
     "10,000), not the codec pipeline, identically for every backend; chunks are 4 bytes, "
     "inlined by both versioned stores.",
+    "4m: one new interpreter (_child.py commit-refs) writes N distinct 4-byte int32 chunks through "
+    "the Store API as row 4 does, then commits them; the times are the child's own. RSS rows are "
+    "absolute, the whole process (interpreter and libraries included): 'peak' = VmHWM of "
+    "/proc/self/status reset with clear_refs right before the write or the commit, 'before' = "
+    "VmRSS right before the commit. Target (issue 10): the commit's peak < 2 GiB at 1e7.",
     "8: * = LocalStore/Icechunk have no filter_metadata; their value is the equivalent walk "
     "(Group.members + jmespath on attrs), also shown on the next row for all.",
     "9: zarrlake = import zarrlake, LocalStore = import zarr, Icechunk = import icechunk.",
