@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
+use tokio::sync::mpsc;
 
 use crate::conflict::find_conflicts;
 use crate::error::{Error, Result};
@@ -14,6 +15,7 @@ use crate::format::{
 };
 use crate::repo::Repository;
 use crate::session::changeset::Staged;
+use crate::session::ChangeSet;
 use crate::session::{Session, MAX_EXPIRY_MICROS, NOT_ON_BRANCH};
 
 /// A manifest is split once it holds more than this many refs.
@@ -25,15 +27,20 @@ const MANIFEST_READ_CONCURRENCY: usize = 16;
 /// Objects of one commit (manifests, snapshot, commit, summary) written at once.
 const OBJECT_WRITE_CONCURRENCY: usize = 64;
 
-/// Merges sorted chunk changes into one manifest's sorted entries.
-fn merge_entries<'a>(base: &'a Manifest, changes: &'a [(String, Option<ChunkRef>)]) -> Vec<(&'a str, ChunkRef)> {
-    let mut out = Vec::with_capacity(base.len() + changes.len());
-    let (mut i, mut j) = (0, 0);
-    while i < base.len() || j < changes.len() {
-        let take_change = match changes.get(j) {
+/// A manifest's entries with sorted chunk changes applied (replaced, inserted, deleted),
+/// in key order, borrowed: nothing is copied until a new manifest is built from them.
+fn merged<'a>(
+    base: &'a Manifest,
+    changes: impl Iterator<Item = (&'a str, Option<&'a ChunkRef>)>,
+) -> impl Iterator<Item = (&'a str, &'a ChunkRef)> {
+    let mut i = 0;
+    let mut changes = changes.peekable();
+    std::iter::from_fn(move || loop {
+        let take_change = match changes.peek() {
+            None if i == base.len() => return None,
             None => false,
             Some(_) if i == base.len() => true,
-            Some((ck, _)) => match base.key(i).cmp(ck.as_str()) {
+            Some((ck, _)) => match base.key(i).cmp(ck) {
                 std::cmp::Ordering::Less => false,
                 std::cmp::Ordering::Equal => {
                     i += 1; // replaced or deleted
@@ -42,41 +49,119 @@ fn merge_entries<'a>(base: &'a Manifest, changes: &'a [(String, Option<ChunkRef>
                 std::cmp::Ordering::Greater => true,
             },
         };
-        if take_change {
-            let (k, r) = &changes[j];
-            if let Some(r) = r {
-                out.push((k.as_str(), r.clone()));
-            }
-            j += 1;
-        } else {
-            out.push((base.key(i), base.chunk_ref(i).clone()));
+        if !take_change {
             i += 1;
+            return Some((base.key(i - 1), base.chunk_ref(i - 1)));
         }
-    }
-    out
+        if let Some((k, Some(r))) = changes.next() {
+            return Some((k, r));
+        }
+        // A delete: nothing to yield for it.
+    })
 }
 
-/// Splits `entries` into one or more manifests of bounded size (moving the refs, not
-/// copying them: this runs on every commit, over every ref of each rewritten manifest).
-fn split_pieces(entries: Vec<(&str, ChunkRef)>) -> Vec<(ManifestPiece, Arc<Manifest>)> {
-    let size = if entries.len() > MAX_PIECE_REFS {
+/// The chunk changes that fall in one base manifest's key range (`piece`; `None` for keys
+/// before the first manifest): `count` changes from key `first` on.
+struct Group {
+    piece: Option<usize>,
+    first: String,
+    count: usize,
+}
+
+fn groups(base: &Snapshot, changes: &ChangeSet) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    for (k, _) in changes.chunks_from("") {
+        let piece = base.piece_for(k);
+        match groups.last_mut() {
+            Some(g) if g.piece == piece => g.count += 1,
+            _ => groups.push(Group {
+                piece,
+                first: k.to_string(),
+                count: 1,
+            }),
+        }
+    }
+    groups
+}
+
+type Built = (ManifestPiece, Arc<Manifest>);
+
+/// Builds the manifests of one group and hands each one on as it is built.
+async fn build_group(
+    repo: Repository,
+    base_id: Option<ObjectId>,
+    changes: Arc<ChangeSet>,
+    group: Group,
+    out: mpsc::Sender<Built>,
+) -> Result<()> {
+    let base = match base_id {
+        Some(id) => repo.load_manifest(&id).await?,
+        None => Arc::new(Manifest::default()),
+    };
+    // Merging and building is CPU work over up to millions of refs: off the async workers.
+    tokio::task::spawn_blocking(move || build_pieces(&base, &changes, &group, &out)).await?;
+    Ok(())
+}
+
+/// `size` refs a manifest: the largest size, or the target size once a split is due.
+fn build_pieces(base: &Manifest, changes: &ChangeSet, group: &Group, out: &mpsc::Sender<Built>) {
+    let changes_of = || changes.chunks_from(&group.first).take(group.count);
+    let total = merged(base, changes_of()).count();
+    let size = if total > MAX_PIECE_REFS {
         TARGET_PIECE_REFS
     } else {
         MAX_PIECE_REFS
     };
-    let mut pieces = Vec::with_capacity(entries.len().div_ceil(size));
-    let mut rest = entries.into_iter().peekable();
-    while let Some((first, _)) = rest.peek() {
-        let first = first.to_string();
-        let m = Manifest::from_sorted(rest.by_ref().take(size));
+    let mut entries = merged(base, changes_of());
+    for _ in 0..total.div_ceil(size) {
+        let part: Vec<(&str, ChunkRef)> = entries.by_ref().take(size).map(|(k, r)| (k, r.clone())).collect();
+        let m = Manifest::from_sorted(part);
         let piece = ManifestPiece {
-            first,
+            first: m.key(0).to_string(),
             id: ObjectId::new(),
             count: m.len() as u64,
         };
-        pieces.push((piece, Arc::new(m)));
+        if out.blocking_send((piece, Arc::new(m))).is_err() {
+            return; // the receiver failed, and reports why
+        }
     }
-    pieces
+}
+
+/// New manifests past this many are stored as they are built, not with the snapshot: a
+/// commit of 1e7 refs would otherwise hold all 1,200 of them (~700 MB) at once.
+const MANIFESTS_HELD: usize = if cfg!(test) { 2 } else { 64 };
+const MANIFEST_WRITE_CONCURRENCY: usize = 16;
+
+/// Collects the new manifests: keeps the first `MANIFESTS_HELD` for the commit's last
+/// round of writes, stores the rest at once. Stored early, a manifest is still named by
+/// nothing until the ref moves; a failed commit leaves it for garbage collection.
+async fn collect_manifests(
+    repo: &Repository,
+    mut built: mpsc::Receiver<Built>,
+) -> Result<(Vec<ManifestPiece>, Vec<(ObjectId, Arc<Manifest>)>)> {
+    let mut pieces = Vec::new();
+    let mut held = Vec::new();
+    let mut writes = tokio::task::JoinSet::new();
+    while let Some((piece, m)) = built.recv().await {
+        let id = piece.id;
+        pieces.push(piece);
+        if held.len() < MANIFESTS_HELD {
+            held.push((id, m));
+            continue;
+        }
+        // At most so many in flight: wait for one to finish first (it also surfaces errors).
+        if writes.len() >= MANIFEST_WRITE_CONCURRENCY {
+            if let Some(done) = writes.join_next().await {
+                done??;
+            }
+        }
+        let repo = repo.clone();
+        writes.spawn(async move { repo.write_manifest(id, m, false).await });
+    }
+    while let Some(done) = writes.join_next().await {
+        done??;
+    }
+    Ok((pieces, held))
 }
 
 /// A new snapshot and the manifests it names that are not stored yet.
@@ -86,9 +171,10 @@ pub struct SnapshotPlan {
 }
 
 /// A new snapshot: `base` with `changes` applied. Only manifests whose key range holds a
-/// change are rewritten; the others are reused by id, so the cost is O(changed). Nothing
-/// is written here: the caller stores the new manifests together with the snapshot and
-/// the commit, in one round of requests (nothing names them until the ref moves).
+/// change are rewritten; the others are reused by id, so the cost is O(changed). Up to
+/// `MANIFESTS_HELD` new manifests are returned to be stored together with the snapshot
+/// and the commit, in one round of requests (nothing names them until the ref moves);
+/// more than that are stored here, as they are built.
 pub async fn build_snapshot(repo: &Repository, base: &Snapshot, changes: &Staged) -> Result<SnapshotPlan> {
     let mut metadata = base.metadata.clone();
     for (k, v) in &changes.metadata {
@@ -101,46 +187,27 @@ pub async fn build_snapshot(repo: &Repository, base: &Snapshot, changes: &Staged
             }
         }
     }
-    let chunk_changes = &changes.chunks;
-    // Group the sorted changes by the piece whose range holds them: (piece, start, end).
-    let mut groups: Vec<(Option<usize>, usize, usize)> = Vec::new();
-    for (n, (k, _)) in chunk_changes.iter().enumerate() {
-        let p = base.piece_for(k);
-        match groups.last_mut() {
-            Some((gp, _, end)) if *gp == p => *end = n + 1,
-            _ => groups.push((p, n, n + 1)),
-        }
-    }
-    let touched: std::collections::HashSet<usize> = groups.iter().filter_map(|(p, _, _)| *p).collect();
-    let base_ids: Vec<ObjectId> = base.manifests.iter().map(|p| p.id).collect();
-    let new_pieces: Vec<Vec<(ManifestPiece, Arc<Manifest>)>> =
-        futures::stream::iter(groups.into_iter().map(|(p, start, end)| {
-            let repo = repo.clone();
-            let id = p.map(|i| base_ids[i]);
-            async move {
-                let list = &chunk_changes[start..end];
-                let base = match id {
-                    Some(id) => repo.load_manifest(&id).await?,
-                    None => Arc::new(Manifest::default()),
-                };
-                Ok::<_, Error>(split_pieces(merge_entries(&base, list)))
-            }
+    let groups = groups(base, &changes.changes);
+    let touched: std::collections::HashSet<usize> = groups.iter().filter_map(|g| g.piece).collect();
+    let (tx, rx) = mpsc::channel(MANIFEST_WRITE_CONCURRENCY);
+    let produce = async move {
+        futures::stream::iter(groups.into_iter().map(|g| {
+            let id = g.piece.map(|i| base.manifests[i].id);
+            build_group(repo.clone(), id, changes.changes.clone(), g, tx.clone())
         }))
         .buffer_unordered(MANIFEST_READ_CONCURRENCY)
-        .try_collect()
-        .await?;
-    let mut new_manifests = Vec::new();
+        .try_collect::<Vec<()>>()
+        .await
+    };
+    let (_, (new_pieces, new_manifests)) = futures::try_join!(produce, collect_manifests(repo, rx))?;
     let mut manifests: Vec<ManifestPiece> = base
         .manifests
         .iter()
         .enumerate()
         .filter(|(i, _)| !touched.contains(i))
         .map(|(_, p)| p.clone())
+        .chain(new_pieces)
         .collect();
-    for (piece, m) in new_pieces.into_iter().flatten() {
-        new_manifests.push((piece.id, m));
-        manifests.push(piece);
-    }
     manifests.sort_by(|a, b| a.first.cmp(&b.first));
     Ok(SnapshotPlan {
         snapshot: Snapshot { metadata, manifests },
@@ -384,7 +451,8 @@ impl Session {
             (None, false) => repo.branch_tip(branch).await?,
         };
         let mut first_tip = Some(first_tip);
-        let (overwritten, summary, staged) = self.with_changes(|c| (c.contested(), Arc::new(c.summary()), c.staged()));
+        let staged = Staged::new(self.changes());
+        let (overwritten, summary) = (staged.changes.contested(), Arc::new(staged.changes.summary()));
         if staged.is_empty() {
             return Ok(CommitOutcome::default());
         }
@@ -459,7 +527,7 @@ impl Session {
         let mut writes: Vec<futures::future::BoxFuture<'_, Result<()>>> = plan
             .new_manifests
             .into_iter()
-            .map(|(id, m)| Box::pin(repo.write_manifest(id, m)) as _)
+            .map(|(id, m)| Box::pin(repo.write_manifest(id, m, true)) as _)
             .collect();
         writes.push(Box::pin(repo.write_snapshot(snap_id, Arc::new(plan.snapshot))));
         writes.push(Box::pin(async move { repo.write_commit(commit).await.map(|_| ()) }));
@@ -485,13 +553,65 @@ mod tests {
     #[test]
     fn merge_replaces_inserts_and_deletes() {
         let base = Manifest::from_sorted([("a", r(1)), ("c", r(3)), ("e", r(5))]);
-        let (a, b, c, f) = ("a".to_string(), "b".to_string(), "c".to_string(), "f".to_string());
         let r9 = r(9);
-        let changes = vec![(a, Some(r9.clone())), (b, Some(r9.clone())), (c, None), (f, Some(r9))];
-        let out = merge_entries(&base, &changes);
+        let changes = [("a", Some(&r9)), ("b", Some(&r9)), ("c", None), ("f", Some(&r9))];
+        let out: Vec<(&str, &ChunkRef)> = merged(&base, changes.into_iter()).collect();
         let keys: Vec<&str> = out.iter().map(|(k, _)| *k).collect();
         assert_eq!(keys, vec!["a", "b", "e", "f"]);
-        assert_eq!(out[0].1, r(9));
-        assert_eq!(out[2].1, r(5));
+        assert_eq!(out[0].1, &r(9));
+        assert_eq!(out[2].1, &r(5));
+        // Deletes at either end, and nothing left at all.
+        let gone = [("a", None), ("c", None), ("e", None)];
+        assert_eq!(merged(&base, gone.into_iter()).count(), 0);
+        assert_eq!(merged(&Manifest::default(), std::iter::empty()).count(), 0);
+    }
+
+    /// 40,000 new chunks on top of 20,000 (three manifests): the second commit rewrites
+    /// two of them into several, all but two (held, in tests) stored as they were built.
+    /// Every key reads back in a fresh client, and nothing is stored twice or lost.
+    #[tokio::test]
+    async fn manifests_stored_while_building_make_a_whole_commit() {
+        use crate::repo::tests::memory_repo;
+        use crate::repo::{Author, Repository};
+        let repo = memory_repo().await;
+        let session = || async {
+            let r = repo.resolve("main").await.unwrap();
+            repo.start_session(r.branch, r.commit, true, 3_600_000_000, Author::default(), None)
+                .await
+                .unwrap()
+        };
+        let items = |range: std::ops::Range<u32>| -> Vec<(String, bytes::Bytes)> {
+            range
+                .map(|i| (format!("a/c/{i:06}"), bytes::Bytes::from(i.to_le_bytes().to_vec())))
+                .collect()
+        };
+        let s = session().await;
+        s.set_many(items(0..20_000)).await.unwrap();
+        s.commit("first", false).await.unwrap().unwrap();
+        let s = session().await;
+        s.set_many(items(20_000..60_000)).await.unwrap();
+        s.delete("a/c/000007").await.unwrap();
+        s.commit("second", false).await.unwrap().unwrap();
+        let fresh = Repository::open(&repo.location()).await.unwrap();
+        let r = fresh.resolve("main").await.unwrap();
+        let snap = fresh.snapshot_of(r.commit).await.unwrap();
+        let counts: Vec<u64> = snap.manifests.iter().map(|p| p.count).collect();
+        assert_eq!(counts.iter().sum::<u64>(), 59_999);
+        assert!(
+            counts.len() >= 5 && counts.iter().all(|&c| c as usize <= MAX_PIECE_REFS),
+            "{counts:?}"
+        );
+        let reader = fresh
+            .start_session(r.branch, r.commit, false, 3_600_000_000, Author::default(), None)
+            .await
+            .unwrap();
+        for i in (0..60_000u32).step_by(997).chain([59_999]) {
+            let got = reader.get(&format!("a/c/{i:06}"), None).await.unwrap();
+            assert_eq!(got.as_deref(), Some(&i.to_le_bytes()[..]), "a/c/{i:06}");
+        }
+        assert_eq!(reader.get("a/c/000007", None).await.unwrap(), None);
+        // The first commit's three, of which the second reuses one, plus the second's.
+        let stored = fresh.object_keys("manifests/").await.unwrap().len();
+        assert_eq!(stored, 2 + counts.len(), "stored {stored}, named {}", counts.len());
     }
 }

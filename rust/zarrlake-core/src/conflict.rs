@@ -6,18 +6,14 @@
 
 use std::collections::BTreeSet;
 
-use crate::format::ChangeSummary;
+use crate::format::{ChangeSummary, KeyList};
 use crate::keys::is_under;
 
 /// Every key of `keys` (sorted) that lies inside `node`.
-fn keys_under<'a>(keys: &'a [String], node: &'a str) -> impl Iterator<Item = &'a String> {
-    let start = if node.is_empty() {
-        0
-    } else {
-        keys.partition_point(|k| k.as_str() < node)
-    };
-    keys[start..]
-        .iter()
+fn keys_under<'a>(keys: &'a KeyList, node: &'a str) -> impl Iterator<Item = &'a str> {
+    let start = if node.is_empty() { 0 } else { keys.lower_bound(node) };
+    (start..keys.len())
+        .map(|i| keys.get(i))
         .take_while(move |k| node.is_empty() || k.starts_with(node))
         .filter(move |k| is_under(k, node))
 }
@@ -29,21 +25,21 @@ pub fn find_conflicts(ours: &ChangeSummary, theirs: &[&ChangeSummary]) -> Vec<St
         // Both lists are sorted: a merge walk finds the common keys.
         let (mut i, mut j) = (0, 0);
         while i < ours.keys.len() && j < t.keys.len() {
-            match ours.keys[i].cmp(&t.keys[j]) {
+            match ours.keys.get(i).cmp(t.keys.get(j)) {
                 std::cmp::Ordering::Less => i += 1,
                 std::cmp::Ordering::Greater => j += 1,
                 std::cmp::Ordering::Equal => {
-                    out.insert(ours.keys[i].clone());
+                    out.insert(ours.keys.get(i).to_string());
                     i += 1;
                     j += 1;
                 }
             }
         }
         for node in &t.deleted_nodes {
-            out.extend(keys_under(&ours.keys, node).cloned());
+            out.extend(keys_under(&ours.keys, node).map(str::to_string));
         }
         for node in &ours.deleted_nodes {
-            out.extend(keys_under(&t.keys, node).cloned());
+            out.extend(keys_under(&t.keys, node).map(str::to_string));
         }
     }
     out.into_iter().collect()
@@ -57,7 +53,7 @@ mod tests {
         let mut keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
         keys.sort();
         ChangeSummary {
-            keys,
+            keys: keys.iter().map(String::as_str).collect(),
             deleted_nodes: deleted_nodes.iter().map(|k| k.to_string()).collect(),
         }
     }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use quick_cache::sync::Cache;
+use quick_cache::Weighter;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -22,6 +23,27 @@ pub struct Repository {
     pub(crate) inner: Arc<RepoInner>,
 }
 
+/// Refs the manifest cache holds (~70 bytes each in memory).
+const CACHED_MANIFEST_REFS: u64 = 1 << 21;
+/// Keys the change-summary cache holds.
+const CACHED_SUMMARY_KEYS: u64 = 1 << 20;
+
+/// Weighs a cached object by its entries.
+#[derive(Clone, Copy)]
+struct ByEntries;
+
+impl Weighter<ObjectId, Arc<Manifest>> for ByEntries {
+    fn weight(&self, _: &ObjectId, m: &Arc<Manifest>) -> u64 {
+        m.len() as u64 + 1
+    }
+}
+
+impl Weighter<ObjectId, Arc<ChangeSummary>> for ByEntries {
+    fn weight(&self, _: &ObjectId, c: &Arc<ChangeSummary>) -> u64 {
+        (c.keys.len() + c.deleted_nodes.len()) as u64 + 1
+    }
+}
+
 pub(crate) struct RepoInner {
     pub storage: Storage,
     /// Where chunk objects live: `storage` itself, or the repo's separate chunk location.
@@ -31,8 +53,9 @@ pub(crate) struct RepoInner {
     pub cells: VersionedCells,
     commits: Cache<ObjectId, Arc<Commit>>,
     snapshots: Cache<ObjectId, Arc<Snapshot>>,
-    manifests: Cache<ObjectId, Arc<Manifest>>,
-    changes: Cache<ObjectId, Arc<ChangeSummary>>,
+    /// Weighed by refs and keys, not counted: one manifest or summary can hold 10 or 1e7.
+    manifests: Cache<ObjectId, Arc<Manifest>, ByEntries>,
+    changes: Cache<ObjectId, Arc<ChangeSummary>, ByEntries>,
     /// Snapshot ids that branch versions named for their commits (see `RefVersion::snapshot`).
     snapshot_ids: Cache<ObjectId, ObjectId>,
     /// Virtual URL prefixes this client allows on top of the repo config's.
@@ -115,8 +138,8 @@ impl Repository {
                 commits: Cache::new(10_000),
                 snapshot_ids: Cache::new(10_000),
                 snapshots: Cache::new(64),
-                manifests: Cache::new(512),
-                changes: Cache::new(256),
+                manifests: Cache::with_weighter(256, CACHED_MANIFEST_REFS, ByEntries),
+                changes: Cache::with_weighter(256, CACHED_SUMMARY_KEYS, ByEntries),
                 virtual_allow: parking_lot::RwLock::new(Vec::new()),
             }),
         })
@@ -244,9 +267,9 @@ impl Repository {
 
     /// An immutable object by id, through `cache`: concurrent loads of one object (say,
     /// the chunk reads of one manifest) share one read. A missing one is corruption.
-    async fn load_cached<T: DeserializeOwned + Send + Sync + 'static>(
+    async fn load_cached<T: DeserializeOwned + Send + Sync + 'static, W: Weighter<ObjectId, Arc<T>> + Clone>(
         &self,
-        cache: &Cache<ObjectId, Arc<T>>,
+        cache: &Cache<ObjectId, Arc<T>, W>,
         id: &ObjectId,
         kind: Kind,
         dir: &str,
@@ -369,10 +392,14 @@ impl Repository {
             .await
     }
 
-    pub(crate) async fn write_manifest(&self, id: ObjectId, m: Arc<Manifest>) -> Result<()> {
+    /// Stores a manifest; `cache` keeps it for reads too (not for the bulk of a large
+    /// commit, whose manifests would only push out the ones being read).
+    pub(crate) async fn write_manifest(&self, id: ObjectId, m: Arc<Manifest>, cache: bool) -> Result<()> {
         self.write_object(Kind::Manifest, format!("manifests/{id}"), m.clone())
             .await?;
-        self.inner.manifests.insert(id, m);
+        if cache {
+            self.inner.manifests.insert(id, m);
+        }
         Ok(())
     }
 

@@ -274,7 +274,7 @@ impl PyRepository {
     fn commit_changes(&self, py: Python<'_>, id: String) -> PyResult<(Vec<String>, Vec<String>)> {
         let id = parse_id(&id)?;
         let c = block(py, self.0.load_changes(&id))?;
-        Ok((c.keys.clone(), c.deleted_nodes.clone()))
+        Ok((c.keys.iter().map(str::to_string).collect(), c.deleted_nodes.clone()))
     }
 
     #[pyo3(signature = (branch, commit, for_writing, expires_in_micros, author_name, author_email, message=None))]

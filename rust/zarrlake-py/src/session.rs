@@ -235,18 +235,7 @@ impl PySession {
     fn set_virtual_refs(&self, py: Python<'_>, refs: Vec<RefTuple>) -> PyResult<()> {
         let items = refs
             .into_iter()
-            .map(|(k, url, offset, len, etag, mtime)| {
-                (
-                    k,
-                    ChunkRef::Virtual {
-                        url,
-                        offset,
-                        len,
-                        etag,
-                        mtime,
-                    },
-                )
-            })
+            .map(|(k, url, offset, len, etag, mtime)| (k, ChunkRef::new_virtual(url, offset, len, etag, mtime)))
             .collect();
         block(py, self.0.set_refs(items))
     }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ObjectId;
+use super::{KeyList, ObjectId};
 
 /// What a commit changed, at the granularity conflicts are checked at: Zarr keys. A small
 /// summary rides in the commit record (one object fewer per commit); a large one is stored
@@ -10,7 +10,7 @@ use super::ObjectId;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeSummary {
     /// Every key written or deleted, sorted.
-    pub keys: Vec<String>,
+    pub keys: KeyList,
     /// Node paths whose node document was deleted, sorted.
     pub deleted_nodes: Vec<String>,
 }
@@ -36,7 +36,8 @@ pub const INLINE_SUMMARY_BYTES: usize = 128 * 1024;
 impl ChangeSummary {
     /// Whether the summary is small enough to ride in its commit record.
     pub fn fits_inline(&self) -> bool {
-        let bytes: usize = self.keys.iter().chain(&self.deleted_nodes).map(|k| k.len() + 1).sum();
+        let nodes: usize = self.deleted_nodes.iter().map(|k| k.len() + 1).sum();
+        let bytes = self.keys.text_len() + self.keys.len() + nodes;
         bytes <= INLINE_SUMMARY_BYTES
     }
 }

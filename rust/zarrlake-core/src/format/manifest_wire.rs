@@ -367,13 +367,7 @@ mod tests {
             ),
             (
                 "b/c/0",
-                ChunkRef::Virtual {
-                    url: "s3://x/y.nc".into(),
-                    offset: 10,
-                    len: 20,
-                    etag: Some("e".into()),
-                    mtime: None,
-                },
+                ChunkRef::new_virtual("s3://x/y.nc".into(), 10, 20, Some("e".into()), None),
             ),
             ("é/c/0", stored(5)),
             // Shares half of a character with the key before it.

@@ -78,10 +78,11 @@ impl Session {
         .await?;
         let mut st = self.inner.state.write();
         let mut folded = self.inner.folded.lock();
+        let changes = Arc::make_mut(&mut st.changes);
         for (k, f) in loaded {
             let name: Arc<str> = Arc::from(basename(&k));
             for (i, (key, v)) in f.records.into_iter().enumerate() {
-                st.changes.apply(
+                changes.apply(
                     key,
                     v,
                     Order {

@@ -24,7 +24,7 @@ impl Session {
         let changes = st
             .changes
             .range(from, to)
-            .map(|(k, c)| (k.clone(), c.value.is_some()))
+            .map(|(k, v)| (k.to_string(), v.is_some()))
             .collect();
         View {
             base: st.base.clone(),
@@ -97,13 +97,13 @@ impl Session {
         self.ensure_usable()?;
         let st = self.inner.state.read();
         let mut docs = st.base.metadata.clone();
-        for (k, c) in st.changes.iter() {
+        for (k, v) in st.changes.iter() {
             if !crate::keys::is_metadata_key(k) {
                 continue;
             }
-            match &c.value {
+            match v {
                 Some(crate::format::Value::Meta(b)) => {
-                    docs.insert(k.clone(), b.clone());
+                    docs.insert(k.to_string(), b.clone());
                 }
                 _ => {
                     docs.remove(k);

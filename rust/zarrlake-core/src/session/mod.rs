@@ -13,6 +13,7 @@ pub mod changeset;
 mod foreign;
 pub mod fragments;
 mod listing;
+mod settled;
 mod sharing;
 mod state;
 
@@ -70,7 +71,9 @@ struct MutState {
     branch: Option<String>,
     base_commit: Option<ObjectId>,
     base: Arc<Snapshot>,
-    changes: ChangeSet,
+    /// Shared with a commit in progress, which reads it without copying it; a write
+    /// copies it only if a commit still holds it (`Arc::make_mut`).
+    changes: Arc<ChangeSet>,
     expires_micros: i64,
     abandoned: bool,
     committed: Option<ObjectId>,
@@ -174,7 +177,7 @@ impl Repository {
             branch,
             base_commit: commit,
             base,
-            changes: ChangeSet::default(),
+            changes: Arc::default(),
             expires_micros: expires,
             abandoned: false,
             committed: None,
@@ -253,7 +256,7 @@ impl Repository {
             branch: st.branch,
             base_commit: st.base_commit,
             base,
-            changes: ChangeSet::default(),
+            changes: Arc::default(),
             expires_micros: st.expires_micros,
             abandoned: st.abandoned,
             committed: st.committed,
@@ -439,7 +442,7 @@ impl Session {
             )));
         }
         for (i, (k, v)) in records.into_iter().enumerate() {
-            st.changes.apply(
+            Arc::make_mut(&mut st.changes).apply(
                 k,
                 v,
                 Order {
@@ -483,8 +486,9 @@ impl Session {
             if keys::is_metadata_key(k) {
                 return Err(Error::InvalidInput(format!("'{k}' is a metadata key, not a chunk key")));
             }
-            if let ChunkRef::Virtual { offset, len, .. } = r {
-                if offset.checked_add(*len).is_none() {
+            if let ChunkRef::Virtual(v) = r {
+                let (offset, len) = (v.offset, v.len);
+                if offset.checked_add(len).is_none() {
                     return Err(Error::InvalidInput(format!(
                         "virtual reference '{k}': offset {offset} + length {len} is past the largest file size"
                     )));
@@ -610,12 +614,17 @@ impl Session {
         f(&self.inner.state.read().changes)
     }
 
+    /// The change set as it is now, shared, not copied.
+    pub(crate) fn changes(&self) -> Arc<ChangeSet> {
+        self.inner.state.read().changes.clone()
+    }
+
     /// Modified keys and whether each was deleted, sorted; `limit` 0 means all.
     pub async fn status(&self, limit: usize) -> Result<Vec<(String, bool)>> {
         self.ensure_usable()?;
         self.load_foreign_fragments().await?;
         let st = self.inner.state.read();
-        let it = st.changes.iter().map(|(k, c)| (k.clone(), c.value.is_none()));
+        let it = st.changes.iter().map(|(k, v)| (k.to_string(), v.is_none()));
         Ok(if limit == 0 {
             it.collect()
         } else {

@@ -223,8 +223,8 @@ mod tests {
         s.end_commit();
         s.set("a/c/6", Bytes::from_static(b"later")).await.unwrap();
         let id = s.commit("c", true).await.unwrap().expect("a commit");
-        let keys = repo.load_changes(&id).await.unwrap().keys.clone();
-        assert_eq!(keys, vec!["a/c/0".to_string(), "a/c/6".to_string()]);
+        let changes = repo.load_changes(&id).await.unwrap();
+        assert_eq!(changes.keys.iter().collect::<Vec<_>>(), ["a/c/0", "a/c/6"]);
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use super::fragments::AfterWrite;
-use super::{check_expiry, ChangeSet, MutState, Session};
+use super::{check_expiry, MutState, Session};
 use crate::error::{Error, Result};
 use crate::format::codec::Kind;
 use crate::format::{now_micros, SessionInfo, SessionState};
@@ -257,7 +257,7 @@ impl Session {
             |s| s.abandoned = true,
             |st| {
                 st.abandoned = true;
-                st.changes = ChangeSet::default();
+                st.changes = Arc::default();
             },
         )
         .await

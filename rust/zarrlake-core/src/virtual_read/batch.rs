@@ -38,13 +38,14 @@ pub async fn read_values(
         match value {
             None => {}
             Some(Value::Meta(b)) => out[i] = Some(slice(&b, range)),
-            Some(Value::Chunk(ChunkRef::Virtual {
-                url,
-                offset,
-                len,
-                etag,
-                mtime,
-            })) => {
+            Some(Value::Chunk(ChunkRef::Virtual(v))) => {
+                let crate::format::VirtualRef {
+                    url,
+                    offset,
+                    len,
+                    etag,
+                    mtime,
+                } = *v;
                 let rg = range.map_or(0..len, |r| r.clamp(len));
                 let range = super::source_range(&key, offset, rg)?;
                 wants.push(Want {

@@ -33,16 +33,16 @@ use crate::repo::Repository;
 
 /// Reads the (optionally sub-ranged, already clamped) bytes of a virtual chunk ref.
 pub async fn read(repo: &Repository, key: &str, r: &ChunkRef, range: Option<Range<u64>>) -> Result<Bytes> {
-    let ChunkRef::Virtual {
+    let ChunkRef::Virtual(v) = r else {
+        return Err(Error::InvalidInput(format!("'{key}' is not a virtual chunk")));
+    };
+    let crate::format::VirtualRef {
         url,
         offset,
         len,
         etag,
         mtime,
-    } = r
-    else {
-        return Err(Error::InvalidInput(format!("'{key}' is not a virtual chunk")));
-    };
+    } = v.as_ref();
     let rg = range.unwrap_or(0..*len);
     let policy = Policy::for_repo(repo);
     let src = fetch::resolve(&policy, key, url).await?;
@@ -115,13 +115,7 @@ mod tests {
     }
 
     fn vref(f: &Fixture, offset: u64, len: u64, mtime: Option<i64>) -> ChunkRef {
-        ChunkRef::Virtual {
-            url: format!("file://{}", f.file.display()),
-            offset,
-            len,
-            etag: None,
-            mtime,
-        }
+        ChunkRef::new_virtual(format!("file://{}", f.file.display()), offset, len, None, mtime)
     }
 
     #[tokio::test]
@@ -218,13 +212,7 @@ mod tests {
     async fn remote_refs_outside_the_prefixes_are_refused() {
         let f = fixture(vec!["s3://allowed-bucket/".into()]).await;
         let s = session(&f.repo).await;
-        let r = ChunkRef::Virtual {
-            url: "s3://other-bucket/x.nc".into(),
-            offset: 0,
-            len: 4,
-            etag: None,
-            mtime: None,
-        };
+        let r = ChunkRef::new_virtual("s3://other-bucket/x.nc".into(), 0, 4, None, None);
         s.set_refs(vec![("a/0".into(), r)]).await.unwrap();
         let e = s.get("a/0", None).await.unwrap_err();
         assert_eq!(e.kind(), "virtual_not_allowed");

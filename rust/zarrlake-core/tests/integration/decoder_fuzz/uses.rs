@@ -121,7 +121,7 @@ fn use_fragment(f: Fragment) {
     let summary = set.summary();
     let _ = set.contested();
     use_changes(&summary);
-    let _ = set.staged();
+    let _ = zarrlake_core::session::changeset::Staged::new(Arc::new(set));
 }
 
 fn use_changes(c: &ChangeSummary) {

@@ -43,13 +43,7 @@ fn arb_chunk_ref() -> impl Strategy<Value = ChunkRef> {
             any::<Option<String>>(),
             any::<Option<i64>>()
         )
-            .prop_map(|(url, offset, len, etag, mtime)| ChunkRef::Virtual {
-                url,
-                offset,
-                len,
-                etag,
-                mtime,
-            }),
+            .prop_map(|(url, offset, len, etag, mtime)| ChunkRef::new_virtual(url, offset, len, etag, mtime)),
     ]
 }
 
@@ -104,7 +98,7 @@ fn arb_changes() -> impl Strategy<Value = ChangeSummary> {
         prop::collection::btree_set(arb_key(), 0..4),
     )
         .prop_map(|(keys, nodes)| ChangeSummary {
-            keys: keys.into_iter().collect(),
+            keys: keys.iter().map(String::as_str).collect(),
             deleted_nodes: nodes.into_iter().collect(),
         })
 }
