@@ -22,6 +22,8 @@ import zarr
 from . import _native
 from ._core import RepoCore
 from ._storage import OpenArgs
+from .diff import Diff
+from .maintenance import ExpiryResult, GCReport
 from .store import ZarrlakeStore
 from .tree import TreeView
 from .types import (

@@ -79,7 +79,20 @@ def lake(tmp_path) -> dict:
 
 def test_help_lists_every_command_and_the_exit_codes():
     out = ok("--help")
-    for command in ("repo", "log", "status", "tree", "branch", "tag", "sessions", "demo"):
+    for command in (
+        "repo",
+        "log",
+        "status",
+        "tree",
+        "branch",
+        "tag",
+        "sessions",
+        "demo",
+        "diff",
+        "gc",
+        "expire",
+        "squash",
+    ):
         assert f"    {command} " in out
     assert "exit codes:" in out
     for code in ("0", "1", "2", "130"):
@@ -381,7 +394,7 @@ def test_sessions_list_and_abandon(lake):
         (["lg", NAME], 2, "invalid choice: 'lg'"),
         (["log", NAME, "--bogus"], 2, "unrecognized arguments: --bogus"),
         (["repo", "create", NAME, "--json"], 2, "unrecognized arguments: --json"),
-        (["branch", "reset", NAME, "main"], 2, "invalid choice: 'reset'"),
+        (["branch", "rename", NAME, "main"], 2, "invalid choice: 'rename'"),
     ],
 )
 def test_errors_are_one_line(lake, args, code, says):

@@ -11,7 +11,7 @@ import datetime
 import getpass
 import os
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _native
 from ._storage import OpenArgs
@@ -31,6 +31,10 @@ from .types import (
     Tag,
     to_micros,
 )
+
+if TYPE_CHECKING:
+    from .diff import Diff
+    from .maintenance import ExpiryResult, GCReport
 
 MAX_MESSAGE_LENGTH = 5000
 SHOWN_KEYS = 10
@@ -186,7 +190,14 @@ class RepoCore:
         session_token: str | None = None,
         for_writing: bool = True,
         expires_in: datetime.timedelta = datetime.timedelta(days=1),
+        as_of: datetime.datetime | None = None,
     ) -> str | None:
+        if as_of is not None:
+            if session_token is not None:
+                raise InvalidInputError("checkout: give as_of or session_token, not both")
+            s = self.session_as_of(ref, as_of, expires_in)
+            self._switch_to(s)
+            return s.base_commit
         if session_token is not None:
             s = self.join_session(session_token)
         else:
@@ -194,6 +205,25 @@ class RepoCore:
             s = self._start(ref, for_writing, expires_in, None)
             self._switch_to(s)
         return s.base_commit
+
+    def commit_as_of(self, ref: str, as_of: datetime.datetime) -> str:
+        """The last commit of ``ref``'s history made at or before ``as_of``."""
+        from .errors import RefNotFoundError
+        from .maintenance import cutoff_micros
+
+        if not isinstance(as_of, datetime.datetime):
+            raise TypeError(f"as_of must be a datetime.datetime, got {type(as_of).__name__}")
+        start = self._start_of(ref)
+        found = self.native.commit_as_of(start, cutoff_micros(as_of)) if start is not None else None
+        if found is None:
+            raise RefNotFoundError(f"No commit of '{ref}' was made at or before {as_of.isoformat()}.")
+        return found
+
+    def session_as_of(self, ref: str, as_of: datetime.datetime, expires_in: datetime.timedelta) -> _native.Session:
+        """A read-only session at ``ref`` as it was at ``as_of``."""
+        commit = self.commit_as_of(ref, as_of)
+        author = self.author
+        return self.native.start_session(None, commit, False, to_micros(expires_in), author.name or "", author.email)
 
     def list_active_sessions(self) -> list[SessionInfo]:
         return [SessionInfo.from_tuple(t) for t in self.native.list_active_sessions()]
@@ -264,9 +294,7 @@ class RepoCore:
 
     def delete_branch(self, branch: str) -> None:
         if self._pin is not None and self._pin.native.branch == branch and branch != "main":
-            raise InvalidInputError(
-                f"Branch '{branch}' is checked out in this session; check out another ref first."
-            )
+            raise InvalidInputError(f"Branch '{branch}' is checked out in this session; check out another ref first.")
         self.native.delete_branch(branch)
 
     def branches(self) -> list[str]:
@@ -293,6 +321,58 @@ class RepoCore:
 
     def delete_tag(self, tag_name: str) -> None:
         self.native.delete_tag(tag_name)
+
+    # ---- history and maintenance --------------------------------------------------------
+
+    def _commit_of(self, ref: str, what: str) -> str:
+        commit = self._start_of(ref)
+        if commit is None:
+            raise InvalidInputError(f"{what}: '{ref}' has no commits")
+        return commit
+
+    def _follow(self, branch: str) -> None:
+        """Moves the current session to ``branch``'s new tip if it was on that branch with
+        nothing uncommitted (its old base may be gone from the branch)."""
+        pin = self._pin
+        if pin is None or pin.native.branch != branch or pin.native.has_changes():
+            return
+        self._switch_to(self._start(branch, pin.native.writable, datetime.timedelta(days=1), None))
+
+    def reset_branch(self, branch: str, to: str, expected: str | None = None) -> None:
+        target = self._commit_of(to, "reset_branch")
+        exp = self.native.resolve_commit(_ref_str(expected)) if expected is not None else None
+        self.native.reset_branch(branch, target, exp)
+        self._follow(branch)
+
+    def squash(self, branch: str, since: str, message: str) -> str:
+        _check_message(message)
+        base = self._commit_of(since, "squash")
+        new = self.native.squash(branch, base, message, self.author.name or "", self.author.email)
+        self._follow(branch)
+        return new
+
+    def expire(self, older_than: datetime.timedelta | datetime.datetime) -> ExpiryResult:
+        from .maintenance import ExpiryResult, cutoff_micros
+
+        expired, roots = self.native.expire(cutoff_micros(older_than))
+        return ExpiryResult(expired, roots)
+
+    def garbage_collect(self, older_than: datetime.timedelta, dry_run: bool, full: bool) -> GCReport:
+        from .maintenance import GCReport, age_micros
+
+        deleted, young, incremental = self.native.garbage_collect(age_micros(older_than), bool(dry_run), bool(full))
+        return GCReport({k: (n, b) for k, (n, b) in deleted.items()}, young, bool(dry_run), incremental)
+
+    def diff(self, from_ref: str, to_ref: str | None, chunk_keys: bool) -> Diff:
+        from .diff import Diff
+
+        old = self._start_of(from_ref)
+        if to_ref is None:
+            tuples = self.session_native.diff_from(old, bool(chunk_keys))
+            return Diff.from_native(tuples, _ref_str(from_ref), "the current session", bool(chunk_keys))
+        new = self._start_of(to_ref)
+        tuples = self.native.diff(old, new, bool(chunk_keys))
+        return Diff.from_native(tuples, from_ref, _ref_str(to_ref), bool(chunk_keys))
 
     # ---- virtual datasets ---------------------------------------------------------------
 

@@ -62,6 +62,13 @@ class RefNotFoundError(ZarrlakeError, ValueError):
     kind = "ref_not_found"
 
 
+class RefMovedError(ZarrlakeError, RuntimeError):
+    """A branch was not at the commit a conditional operation expected (``reset_branch``
+    with ``expected``, ``squash``): it was left where it is."""
+
+    kind = "ref_moved"
+
+
 class RefExistsError(ZarrlakeError, ValueError):
     """A branch or tag name that is already taken."""
 
@@ -139,6 +146,7 @@ __all__ = [
     "ObjectNotFoundError",
     "ReadOnlyError",
     "RefExistsError",
+    "RefMovedError",
     "RefNotFoundError",
     "RepoExistsError",
     "RepoNotFoundError",

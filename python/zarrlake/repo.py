@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     import xarray
     import zarr
 
+    from .diff import Diff
+    from .maintenance import ExpiryResult, GCReport
     from .store import ZarrlakeStore
     from .tree import TreeView
 
@@ -155,22 +157,44 @@ class _RepoMethods:
         s = self._core.session_native
         return zarr.open_group(self.store, mode="a" if s.writable and s.branch else "r")
 
-    def to_xarray(self, group: str | None = None, **kwargs: Any) -> xarray.Dataset:
+    def to_xarray(
+        self, group: str | None = None, as_of: datetime.datetime | None = None, **kwargs: Any
+    ) -> xarray.Dataset:
         """Open an xarray Dataset from the current session (it keeps that version).
 
         Args:
             group: path of the Zarr group to load, the root if None.
+            as_of: open the current branch (or base commit) as it was at this time
+                instead: its last commit made at or before it, read-only. The current
+                session is left as it is.
             **kwargs: passed to ``xarray.open_zarr``.
+
+        Raises:
+            RefNotFoundError: with ``as_of`` before the first commit.
+
+        Example:
+            >>> ds = repo.to_xarray(as_of=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC))
         """
         import xarray as xr
         import zarr
+
+        store = self.store
+        if as_of is not None:
+            s = self._core.session_native
+            ref = s.branch or s.base_commit
+            if ref is None:
+                from .errors import RefNotFoundError
+
+                raise RefNotFoundError("to_xarray(as_of=...): the session has no commits to go back through")
+            session = self._core.wrap(self._core.session_as_of(ref, as_of, datetime.timedelta(days=1)))
+            store = session.store
 
         kwargs.setdefault("consolidated", False)
         kwargs.setdefault("chunks", None)
         # The fused pipeline decodes through the store's sync surface without scheduling a
         # coroutine per chunk; arrays keep the pipeline they were opened with.
         with zarr.config.set({"codec_pipeline.path": "zarr.core.codec_pipeline.FusedCodecPipeline"}):
-            return xr.open_zarr(self.store, group=group, **kwargs)
+            return xr.open_zarr(store, group=group, **kwargs)
 
     # ---- management ----
 
@@ -184,6 +208,7 @@ class _RepoMethods:
         session_token: SessionID | None = None,
         for_writing: bool = DEFAULT_IS_WRITE_SESSION,
         expires_in: datetime.timedelta = DEFAULT_SESSION_TIMEOUT,
+        as_of: datetime.datetime | None = None,
     ) -> CommitID | None:
         """Check out a branch, tag or commit id (or join ``session_token``); returns the base commit.
 
@@ -191,8 +216,15 @@ class _RepoMethods:
         ReadOnlyError, and commit raises NotOnBranchError. Leaving a session with
         uncommitted changes warns with its id, so it can be rejoined. Stores opened before
         keep their session.
+
+        With ``as_of`` (a ``datetime``; naive means UTC), it checks out the last commit of
+        ``ref`` made at or before that time, read-only (time travel by date), and raises
+        RefNotFoundError if ``ref``'s history starts later.
+
+        Example:
+            >>> repo.checkout("main", as_of=datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC))
         """
-        return self._core.checkout(ref, session_token, for_writing, expires_in)
+        return self._core.checkout(ref, session_token, for_writing, expires_in, as_of)
 
     def create_session(
         self,
@@ -286,6 +318,123 @@ class _RepoMethods:
         """Branch names."""
         return self._core.branches()
 
+    # ---- history and maintenance ----
+
+    def diff(self, from_ref: str | CommitID, to_ref: str | CommitID | None = None, chunk_keys: bool = False) -> Diff:
+        """What changed from ``from_ref`` to ``to_ref``, or to the current session (its
+        uncommitted changes included) when ``to_ref`` is None, grouped by node.
+
+        It reads only the manifests that differ between the two versions, so it costs
+        O(changed), however large the repo.
+
+        Args:
+            from_ref: a branch, tag or commit id (or unique prefix).
+            to_ref: the same, or None for the current session.
+            chunk_keys: also list the keys of the chunks added, changed and deleted.
+
+        Returns:
+            A :class:`~zarrlake.diff.Diff`: per node, whether it was added, deleted or
+            modified, its metadata documents before and after, and counts of chunks
+            added, changed and deleted.
+
+        Raises:
+            RefNotFoundError: for an unknown ref.
+
+        Example:
+            >>> d = repo.diff("v1", "main")
+            >>> d["temperature"].chunks_changed
+            12
+        """
+        return self._core.diff(from_ref, to_ref, chunk_keys)
+
+    def reset_branch(self, branch: str, to: str | CommitID, expected: str | CommitID | None = None) -> None:
+        """Point ``branch`` at any commit: older, newer, or on another line.
+
+        Nothing is deleted: commits the branch no longer reaches stay readable by id until
+        :meth:`garbage_collect` removes them.
+
+        Args:
+            branch: the branch to move.
+            to: a branch, tag or commit id to move it to.
+            expected: move only if the branch is still at this commit (compare-and-swap).
+
+        Raises:
+            RefMovedError: with ``expected``, when the branch is elsewhere; nothing changed.
+            RefNotFoundError: for an unknown branch or target.
+
+        Example:
+            >>> tip = repo.commit_log("main")[0].id
+            >>> repo.reset_branch("main", to="v1", expected=tip)
+        """
+        self._core.reset_branch(branch, to, expected)
+
+    def squash(self, branch: str, since: str | CommitID, message: str) -> CommitID:
+        """Replace the commits after ``since`` on ``branch`` with one commit that has the
+        same final state, and return it.
+
+        The branch moves only if nobody moved it meanwhile. Tags keep pointing where they
+        did. It refuses while a write session is based on a commit it would replace.
+
+        Args:
+            branch: the branch to rewrite.
+            since: an ancestor of the branch tip; it becomes the new commit's parent.
+            message: the new commit's message.
+
+        Raises:
+            RefMovedError: the branch moved while squashing; nothing changed.
+            InvalidInputError: ``since`` is not an ancestor of the branch, or a write
+                session is based on a replaced commit.
+
+        Example:
+            >>> repo.squash("main", since="v1", message="daily ingest, squashed")
+        """
+        return self._core.squash(branch, since, message)
+
+    def expire(self, older_than: datetime.timedelta | datetime.datetime) -> ExpiryResult:
+        """Stop keeping history older than a cutoff.
+
+        Commits made before the cutoff (``older_than`` ago, or at a ``datetime``) stop
+        being reachable as history; every branch tip and every tag is kept, with whatever
+        history newer than the cutoff leads to it. Commit ids do not change. Run
+        :meth:`garbage_collect` afterwards to reclaim their objects.
+
+        Raises:
+            InvalidInputError: a cutoff in the future, or a write session based on a
+                commit that would expire.
+
+        Example:
+            >>> repo.expire(older_than=datetime.timedelta(days=90))
+        """
+        return self._core.expire(older_than)
+
+    def garbage_collect(
+        self, older_than: datetime.timedelta = datetime.timedelta(days=1), dry_run: bool = False, full: bool = False
+    ) -> GCReport:
+        """Delete what no branch, tag or live session can reach.
+
+        That is chunks, manifests, snapshots, commits and change summaries of deleted
+        branches, expired history, lost commit races and abandoned sessions, and the
+        records of sessions that ended. Nothing written less than ``older_than`` ago is
+        deleted, so work in flight is never harmed.
+
+        A run builds on the previous one: it reads only what changed since (new commits,
+        the sessions that ended), unless history was dropped since (a deleted branch,
+        ``reset_branch``, ``squash``, ``expire``), which makes it read everything once.
+
+        Args:
+            older_than: the grace period.
+            dry_run: delete nothing; report what would be deleted.
+            full: read everything even when an incremental run would do; this also
+                reclaims chunks a crashed writer stored without recording them.
+
+        Returns:
+            A :class:`~zarrlake.maintenance.GCReport` with objects and bytes per kind.
+
+        Example:
+            >>> repo.garbage_collect(dry_run=True)
+        """
+        return self._core.garbage_collect(older_than, dry_run, full)
+
     def tree(self, prefix: str = "", depth: int = 10, filter: str | None = None) -> TreeView:
         """The hierarchy of groups and arrays, optionally filtered by a JMESPath query.
 
@@ -358,6 +507,11 @@ ASYNC_METHODS = (
     "delete_tag",
     "tags",
     "branches",
+    "diff",
+    "reset_branch",
+    "squash",
+    "expire",
+    "garbage_collect",
     "tree",
     "filter_metadata",
     "add_kerchunk_references",

@@ -307,8 +307,10 @@ class SessionStatus:
     #: Nodes the repr lists before "… N more".
     SHOWN_NODES = 20
 
+    @property
     def nodes(self) -> list[NodeChange]:
-        """The changes per node (group or array), sorted by path."""
+        """The changes per node (group or array), sorted by path: chunks written and
+        deleted, metadata changed."""
         from ._changes import summarize
 
         return summarize(self.modified_paths)
@@ -328,7 +330,7 @@ class SessionStatus:
 
     def rich_output(self) -> str:
         """The summary: session, branch and base, then one line per changed node."""
-        nodes = self.nodes()
+        nodes = self.nodes
         lines = [self._header(), self._counts(nodes) + (":" if nodes else "")]
         rows = [[f"/{n.path}", n.describe()] for n in nodes[: self.SHOWN_NODES]]
         lines += _display.columns(rows, indent="  ")
@@ -343,7 +345,7 @@ class SessionStatus:
         return self.rich_output()
 
     def _repr_html_(self) -> str:
-        nodes = self.nodes()
+        nodes = self.nodes
         body = _display.html_note(self._counts(nodes))
         if nodes:
             body += _display.html_table(["node", "change"], [[f"/{n.path}", n.describe()] for n in nodes])

@@ -1,7 +1,4 @@
-"""``zarrlake log|status|tree``: what a repo holds and how it got there.
-
-``diff`` joins this group once repos can diff two versions (issue 11).
-"""
+"""``zarrlake log|status|diff|tree``: what a repo holds and how it got there."""
 
 from __future__ import annotations
 
@@ -20,6 +17,11 @@ def register(g: Groups) -> None:
     p = g.command(g.sub, "status", status, "branches, tags and active sessions, or one session's changes", True)
     p.add_argument("name", metavar="NAME", help="org/name")
     p.add_argument("-s", "--session", metavar="ID", help="show what this session changed, per node")
+    p = g.command(g.sub, "diff", diff, "what changed between two refs, per group and array", True)
+    p.add_argument("name", metavar="NAME", help="org/name")
+    p.add_argument("old", metavar="A", help="branch, tag or commit id (prefix)")
+    p.add_argument("new", metavar="B", nargs="?", default="main", help="the same (main)")
+    p.add_argument("--keys", action="store_true", help="also list the chunk keys that changed")
     p = g.command(g.sub, "tree", tree, "the groups and arrays of a branch, tag or commit", True)
     p.add_argument("name", metavar="NAME", help="org/name")
     p.add_argument("-r", "--ref", default="main", help="branch, tag or commit id (prefix) (main)")
@@ -51,6 +53,42 @@ def decorations(repo: Any) -> dict[str, list[str]]:
         if commit is not None:
             out.setdefault(commit, []).append(f"tag: {name}")
     return out
+
+
+def diff(ctx: Context) -> None:
+    args = ctx.args
+    d = ctx.repo(args.name).diff(args.old, args.new, chunk_keys=args.keys)
+    if ctx.json:
+        ctx.print_json(
+            [
+                {
+                    "path": n.path,
+                    "kind": n.kind,
+                    "status": n.status,
+                    "metadata": [{"key": m.key, "old": m.old, "new": m.new} for m in n.metadata],
+                    "chunks": {"added": n.chunks_added, "changed": n.chunks_changed, "deleted": n.chunks_deleted},
+                    **(
+                        {"keys": {"added": n.added_keys, "changed": n.changed_keys, "deleted": n.deleted_keys}}
+                        if args.keys
+                        else {}
+                    ),
+                }
+                for n in d
+            ]
+        )
+        return
+    if not len(d):
+        ctx.say(f"no changes between {args.old} and {args.new}")
+        return
+    from .._display import clean
+
+    ctx.line(d._summary())
+    ctx.table(["node", "kind", "change"], [[f"/{clean(n.path)}", n.kind, n.describe()] for n in d], ["cyan"])
+    if args.keys:
+        for n in d:
+            for word, keys in (("+", n.added_keys), ("~", n.changed_keys), ("-", n.deleted_keys)):
+                for k in keys or []:
+                    ctx.line(f"{word} {clean(k)}")
 
 
 def log(ctx: Context) -> None:
@@ -186,7 +224,7 @@ def _session_status(ctx: Context, repo: Any, session_id: str) -> None:
                     "start_time": session.start_time.isoformat(),
                 },
                 "changes": [{"key": k, "deleted": d} for k, d in st.modified_paths],
-                "nodes": [n.__dict__ | {"summary": n.describe()} for n in st.nodes()],
+                "nodes": [n.__dict__ | {"summary": n.describe()} for n in st.nodes],
             }
         )
         return

@@ -1,7 +1,4 @@
-"""``zarrlake branch list|create|delete`` and ``zarrlake tag list|create|delete``.
-
-``branch reset`` joins this group once repos can move a branch (issue 11).
-"""
+"""``zarrlake branch list|create|delete|reset`` and ``zarrlake tag list|create|delete``."""
 
 from __future__ import annotations
 
@@ -22,6 +19,11 @@ def register(g: Groups) -> None:
     p = g.command(sub, "delete", delete_branch, "delete a branch (never main)")
     p.add_argument("name", metavar="NAME", help="org/name")
     p.add_argument("branch", metavar="BRANCH")
+    p = g.command(sub, "reset", reset_branch, "point a branch at any commit")
+    p.add_argument("name", metavar="NAME", help="org/name")
+    p.add_argument("branch", metavar="BRANCH")
+    p.add_argument("to", metavar="REF", help="branch, tag or commit id to point it at")
+    p.add_argument("--expected", metavar="COMMIT", default=None, help="only if the branch is still at this commit")
 
     sub = g.group("tag", "list, create and delete tags")
     p = g.command(sub, "list", list_tags, "tags, with the commit each points at", True)
@@ -71,6 +73,13 @@ def delete_branch(ctx: Context) -> None:
     args = ctx.args
     ctx.repo(args.name).delete_branch(args.branch)
     ctx.say(f"deleted branch {args.branch}")
+
+
+def reset_branch(ctx: Context) -> None:
+    args = ctx.args
+    repo = ctx.repo(args.name)
+    repo.reset_branch(args.branch, to=args.to, expected=args.expected)
+    ctx.say(f"branch {args.branch} now at {repo._core.native.resolve(args.branch)[0]}")
 
 
 def list_tags(ctx: Context) -> None:

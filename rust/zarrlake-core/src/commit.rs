@@ -492,6 +492,7 @@ impl Session {
                 time_micros: now_micros(),
                 session_start_micros: self.start_micros(),
                 changes: inline.then(|| summary.as_ref().clone()),
+                session: Some(self.id().to_string()),
             };
             let commit_id = commit.id;
             self.write_commit_objects(plan, snap_id, commit, (!inline).then(|| summary.clone()))

@@ -25,6 +25,9 @@ pub enum Error {
     RefNotFound(String),
     #[error("{0}")]
     RefExists(String),
+    /// A branch was not where a conditional operation expected it.
+    #[error("{0}")]
+    RefMoved(String),
     #[error("{0}")]
     RepoNotFound(String),
     #[error("{0}")]
@@ -61,6 +64,7 @@ impl Error {
             Error::SessionNotFound(_) => "session_not_found",
             Error::RefNotFound(_) => "ref_not_found",
             Error::RefExists(_) => "ref_exists",
+            Error::RefMoved(_) => "ref_moved",
             Error::RepoNotFound(_) => "repo_not_found",
             Error::RepoExists(_) => "repo_exists",
             Error::InvalidName(_) => "invalid_name",
@@ -106,6 +110,7 @@ impl Error {
             Error::SessionNotFound(m) => Error::SessionNotFound(add(m)),
             Error::RefNotFound(m) => Error::RefNotFound(add(m)),
             Error::RefExists(m) => Error::RefExists(add(m)),
+            Error::RefMoved(m) => Error::RefMoved(add(m)),
             Error::RepoNotFound(m) => Error::RepoNotFound(add(m)),
             Error::RepoExists(m) => Error::RepoExists(add(m)),
             Error::InvalidName(m) => Error::InvalidName(add(m)),

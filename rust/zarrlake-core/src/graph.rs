@@ -1,4 +1,5 @@
-//! The commit graph: first-parent history and reachability from many starts.
+//! The commit graph: first-parent history and reachability from many starts. History
+//! stops at expiry's cuts (`expiry`).
 
 use std::cmp::Reverse;
 use std::collections::HashSet;
@@ -7,8 +8,21 @@ use std::sync::Arc;
 use futures::future::try_join_all;
 
 use crate::error::Result;
+use crate::expiry::history_parent;
 use crate::format::{Commit, ObjectId};
 use crate::repo::Repository;
+
+/// A commit as history shows it: with no parent past an expiry cut.
+fn as_history(c: Arc<Commit>, cuts: &HashSet<ObjectId>) -> Arc<Commit> {
+    if c.parent.is_some() && history_parent(&c, cuts).is_none() {
+        Arc::new(Commit {
+            parent: None,
+            ..(*c).clone()
+        })
+    } else {
+        c
+    }
+}
 
 /// How many commits of one walk front are loaded at once.
 const LOAD_CONCURRENCY: usize = 64;
@@ -16,13 +30,14 @@ const LOAD_CONCURRENCY: usize = 64;
 impl Repository {
     /// Commits from `start` back to the root, newest first; `limit` 0 means all.
     pub async fn log(&self, start: Option<ObjectId>, limit: usize) -> Result<Vec<Arc<Commit>>> {
+        let cuts = self.cuts().await?;
         let mut out = Vec::new();
         let mut cur = start;
         while let Some(id) = cur {
             if limit > 0 && out.len() >= limit {
                 break;
             }
-            let c = self.load_commit(&id).await?;
+            let c = as_history(self.load_commit(&id).await?, &cuts);
             cur = c.parent;
             out.push(c);
         }
@@ -32,6 +47,7 @@ impl Repository {
     /// Commits reachable from `tip` but not from `base` on the first-parent chain, newest
     /// first. If `base` is not an ancestor of `tip`, every commit back to the root.
     pub async fn commits_since(&self, base: Option<ObjectId>, tip: Option<ObjectId>) -> Result<Vec<Arc<Commit>>> {
+        let cuts = self.cuts().await?;
         let mut out = Vec::new();
         let mut cur = tip;
         while let Some(id) = cur {
@@ -39,7 +55,7 @@ impl Repository {
                 break;
             }
             let c = self.load_commit(&id).await?;
-            cur = c.parent;
+            cur = history_parent(&c, &cuts);
             out.push(c);
         }
         Ok(out)
@@ -50,6 +66,7 @@ impl Repository {
     /// shared history is loaded once however many refs reach it, and loads each front of
     /// the walk concurrently.
     pub async fn commit_graph(&self, starts: Vec<Option<ObjectId>>) -> Result<Vec<Arc<Commit>>> {
+        let cuts = self.cuts().await?;
         let mut seen: HashSet<ObjectId> = HashSet::new();
         let mut front: Vec<ObjectId> = starts.into_iter().flatten().filter(|id| seen.insert(*id)).collect();
         let mut out = Vec::new();
@@ -58,6 +75,7 @@ impl Repository {
             for batch in front.chunks(LOAD_CONCURRENCY) {
                 let loaded = try_join_all(batch.iter().map(|id| self.load_commit(id))).await?;
                 for c in loaded {
+                    let c = as_history(c, &cuts);
                     if let Some(p) = c.parent {
                         if seen.insert(p) {
                             next.push(p);

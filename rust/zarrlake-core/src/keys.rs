@@ -59,6 +59,41 @@ pub fn is_node_key(key: &str) -> bool {
     NODE_NAMES.contains(&basename(key))
 }
 
+/// The node (group or array path) a key belongs to: a metadata key's directory; for a
+/// chunk key, found from its shape (Zarr 3 puts chunks under `<node>/c/`, Zarr 2 right
+/// under the node as digits joined by `.` or `/`). `None` for a key shaped like neither.
+/// Only an array named `c` is ambiguous: `is_node` (does a node exist at this path?)
+/// settles it.
+pub fn node_of(key: &str, is_node: impl Fn(&str) -> bool) -> Option<&str> {
+    if is_metadata_key(key) {
+        return Some(dirname(key));
+    }
+    let chunk_part = |p: &str| {
+        !p.is_empty()
+            && p.split('.')
+                .all(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let v3_chunks = |p: &str| {
+        p.strip_prefix('c')
+            .is_some_and(|rest| rest.is_empty() || (rest.starts_with('.') && chunk_part(&rest[1..])))
+    };
+    let parts: Vec<&str> = key.split('/').collect();
+    let mut n = parts.len();
+    while n > 0 && chunk_part(parts[n - 1]) {
+        n -= 1;
+    }
+    // The key's first `n` parts, as a slice of it.
+    let head = |n: usize| -> &str {
+        let len: usize = parts[..n].iter().map(|p| p.len() + 1).sum::<usize>();
+        &key[..len.saturating_sub(1)]
+    };
+    if n > 0 && v3_chunks(parts[n - 1]) {
+        let plain = head(n);
+        return Some(if is_node(plain) { plain } else { head(n - 1) });
+    }
+    (n < parts.len()).then(|| head(n))
+}
+
 /// True if `key` lies inside the node at `node` (the root "" contains everything).
 pub fn is_under(key: &str, node: &str) -> bool {
     node.is_empty() || key == node || (key.starts_with(node) && key.as_bytes().get(node.len()) == Some(&b'/'))
@@ -112,5 +147,31 @@ mod tests {
         assert_eq!(prefix_end("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
         assert_eq!(prefix_end("a\u{10FFFF}").as_deref(), Some("b"));
         assert_eq!(prefix_end("\u{10FFFF}"), None);
+    }
+
+    #[test]
+    fn nodes_of_keys() {
+        let none = |_: &str| false;
+        let cases = [
+            ("a/zarr.json", Some("a")),
+            ("zarr.json", Some("")),
+            ("a/b/.zattrs", Some("a/b")),
+            ("a/c/0/1", Some("a")),
+            ("a/c.0.1", Some("a")),
+            ("a/c", Some("a")),
+            ("c/0", Some("")),
+            ("a/0.1", Some("a")),
+            ("a/0/1", Some("a")),
+            ("0.0", Some("")),
+            ("a/b", None),
+            ("a/c/x", None),
+            ("a/1.", None),
+        ];
+        for (key, want) in cases {
+            assert_eq!(node_of(key, none), want, "{key}");
+        }
+        // A Zarr 2 array named "c": its node document settles it.
+        assert_eq!(node_of("g/c/0.0", |p| p == "g/c"), Some("g/c"));
+        assert_eq!(node_of("g/c/0.0", none), Some("g"));
     }
 }

@@ -94,7 +94,7 @@ const BRANCHES_DIR: &str = "refs/branches";
 const TAGS_DIR: &str = "refs/tags";
 const COMMITS_DIR: &str = "commits";
 /// The top-level directories of a repo's objects.
-const REPO_DIRS: [&str; 7] = [
+const REPO_DIRS: [&str; 8] = [
     "chunks",
     "manifests",
     "snapshots",
@@ -102,6 +102,7 @@ const REPO_DIRS: [&str; 7] = [
     "changes",
     "refs",
     "sessions",
+    "gc",
 ];
 /// How many candidates an ambiguous commit-id prefix error names.
 const AMBIGUOUS_SHOWN: usize = 5;
@@ -214,6 +215,10 @@ impl Repository {
             Ok(_) => Error::RepoNotFound(format!("no zarrlake repo at {loc}")),
             Err(e) => e,
         }
+    }
+
+    pub(crate) fn cells(&self) -> &VersionedCells {
+        &self.inner.cells
     }
 
     /// The keys of the repo's objects under `prefix` (for tests and diagnostics).
@@ -702,6 +707,7 @@ pub(crate) mod tests {
     pub(crate) async fn fake_commit(repo: &Repository, hex: &str, parent: Option<ObjectId>, time: i64) -> ObjectId {
         let id: ObjectId = hex.parse().unwrap();
         let c = Commit {
+            session: None,
             id,
             parent,
             snapshot: ObjectId::new(),

@@ -21,6 +21,38 @@ pub fn commit_dict(c: &Commit) -> CommitDict {
     )
 }
 
+/// Per changed node: (path, kind, [(metadata key, old JSON, new JSON)], chunks added, changed,
+/// deleted, the chunk keys (added, changed, deleted) when asked for).
+pub type NodeDiffTuple = (
+    String,
+    &'static str,
+    Vec<(String, Option<String>, Option<String>)>,
+    u64,
+    u64,
+    u64,
+    Option<(Vec<String>, Vec<String>, Vec<String>)>,
+);
+
+pub fn diff_tuples(d: zarrlake_core::diff::Diff) -> Vec<NodeDiffTuple> {
+    let text = |b: Option<bytes::Bytes>| b.map(|b| String::from_utf8_lossy(&b).into_owned());
+    d.nodes
+        .into_iter()
+        .map(|n| {
+            let meta = n.metadata.into_iter().map(|(k, a, b)| (k, text(a), text(b))).collect();
+            let keys = n.keys.map(|[a, c, d]| (a, c, d));
+            (
+                n.path,
+                n.kind,
+                meta,
+                n.chunks_added,
+                n.chunks_changed,
+                n.chunks_deleted,
+                keys,
+            )
+        })
+        .collect()
+}
+
 /// (id, branch, base_commit, author_name, author_email, message, start_micros, expires_micros)
 pub type SessionInfoTuple = (
     String,

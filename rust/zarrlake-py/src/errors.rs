@@ -14,6 +14,7 @@ fn class_name(kind: &str) -> &'static str {
         "session_expired" => "SessionExpiredError",
         "session_not_found" => "SessionNotFoundError",
         "ref_not_found" => "RefNotFoundError",
+        "ref_moved" => "RefMovedError",
         "ref_exists" => "RefExistsError",
         "repo_not_found" => "RepoNotFoundError",
         "repo_exists" => "RepoExistsError",

@@ -7,8 +7,13 @@ use zarrlake_core::repo::OpenOptions;
 use zarrlake_core::storage::StorageOptions;
 use zarrlake_core::{Author, ObjectId, RepoConfig, Repository};
 
-use crate::convert::{commit_dict, opt_id, parse_id, session_info_tuple, CommitDict, SessionInfoTuple};
+use crate::convert::{
+    commit_dict, diff_tuples, opt_id, parse_id, session_info_tuple, CommitDict, NodeDiffTuple, SessionInfoTuple,
+};
 use crate::errors::PyCoreError;
+
+/// ({kind: (objects, bytes)}, unreachable objects kept as young, incremental)
+type GcTuple = (HashMap<String, (u64, u64)>, u64, bool);
 use crate::runtime::block;
 use crate::session::PySession;
 
@@ -268,6 +273,67 @@ impl PyRepository {
         }
         let c = block(py, self.0.load_commit(&id))?;
         Ok(commit_dict(&c))
+    }
+
+    /// Points a branch at any commit; with `expected`, only if it is still there.
+    #[pyo3(signature = (name, to, expected=None))]
+    fn reset_branch(&self, py: Python<'_>, name: String, to: String, expected: Option<String>) -> PyResult<()> {
+        let to = parse_id(&to)?;
+        let expected = expected.map(|e| parse_id(&e)).transpose()?;
+        block(py, self.0.reset_branch(&name, to, expected))
+    }
+
+    /// One commit in place of those after `since` on `name`; returns its id.
+    fn squash(
+        &self,
+        py: Python<'_>,
+        name: String,
+        since: String,
+        message: String,
+        author_name: String,
+        author_email: String,
+    ) -> PyResult<String> {
+        let since = parse_id(&since)?;
+        let author = Author {
+            name: author_name,
+            email: author_email,
+        };
+        Ok(block(py, self.0.squash(&name, since, &message, &author))?.to_string())
+    }
+
+    /// (commits expired, commits that became the oldest of their line)
+    fn expire(&self, py: Python<'_>, cutoff_micros: i64) -> PyResult<(Vec<String>, Vec<String>)> {
+        let e = block(py, self.0.expire(cutoff_micros))?;
+        let ids = |v: Vec<ObjectId>| v.iter().map(ObjectId::to_string).collect();
+        Ok((ids(e.commits), ids(e.new_roots)))
+    }
+
+    /// ({kind: (objects, bytes)} deleted (or that would be, with `dry_run`), unreachable
+    /// objects kept as younger than the grace period, whether the run was incremental)
+    fn garbage_collect(&self, py: Python<'_>, older_than_micros: i64, dry_run: bool, full: bool) -> PyResult<GcTuple> {
+        let r = block(py, self.0.garbage_collect(older_than_micros, dry_run, full))?;
+        let deleted = r.deleted.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        Ok((deleted, r.young, r.incremental))
+    }
+
+    /// The newest commit of `start`'s history at or before `at_micros`.
+    fn commit_as_of(&self, py: Python<'_>, start: String, at_micros: i64) -> PyResult<Option<String>> {
+        let start = parse_id(&start)?;
+        Ok(opt_id(block(py, self.0.commit_as_of(start, at_micros))?))
+    }
+
+    /// What changed from commit `from` to commit `to` (None: the empty repo), per node.
+    #[pyo3(signature = (from_commit, to_commit, with_keys=false))]
+    fn diff(
+        &self,
+        py: Python<'_>,
+        from_commit: Option<String>,
+        to_commit: Option<String>,
+        with_keys: bool,
+    ) -> PyResult<Vec<NodeDiffTuple>> {
+        let from = from_commit.map(|s| parse_id(&s)).transpose()?;
+        let to = to_commit.map(|s| parse_id(&s)).transpose()?;
+        Ok(diff_tuples(block(py, self.0.diff(from, to, with_keys))?))
     }
 
     /// Keys changed by a commit and the node paths it deleted.

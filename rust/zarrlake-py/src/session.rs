@@ -251,6 +251,21 @@ impl PySession {
         awaitable(py, async move { s.delete_dir(&prefix).await })
     }
 
+    /// What changed from commit `from` (None: the empty repo) to this session, per node.
+    #[pyo3(signature = (from_commit, with_keys=false))]
+    fn diff_from(
+        &self,
+        py: Python<'_>,
+        from_commit: Option<String>,
+        with_keys: bool,
+    ) -> PyResult<Vec<crate::convert::NodeDiffTuple>> {
+        let from = from_commit.map(|s| crate::convert::parse_id(&s)).transpose()?;
+        Ok(crate::convert::diff_tuples(block(
+            py,
+            self.0.diff_from(from, with_keys),
+        )?))
+    }
+
     // ---- session lifecycle ----
     #[pyo3(signature = (limit=0))]
     fn status(&self, py: Python<'_>, limit: usize) -> PyResult<Vec<(String, bool)>> {

@@ -49,6 +49,10 @@ pub enum Kind {
     SessionState = 6,
     Fragment = 7,
     Changes = 8,
+    /// The commits whose history expiry cut (`expiry`).
+    Expiry = 9,
+    /// What a garbage collection remembers for the next (`gc::state`).
+    GcState = 10,
 }
 
 pub fn encode<T: Serialize>(kind: Kind, value: &T) -> Result<bytes::Bytes> {

@@ -28,6 +28,10 @@ pub struct Commit {
     /// The change summary, when it is small enough to ride along (`INLINE_SUMMARY_BYTES`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<ChangeSummary>,
+    /// The write session that made it: a private session records its commit nowhere else,
+    /// and history rewrites and GC must tell a session that committed from a live one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
 }
 
 /// Summaries whose keys take at most this many bytes are kept in the commit record.

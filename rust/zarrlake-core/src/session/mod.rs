@@ -221,7 +221,7 @@ impl Repository {
         }
     }
 
-    async fn session_info(&self, id: &str) -> Result<SessionInfo> {
+    pub(crate) async fn session_info(&self, id: &str) -> Result<SessionInfo> {
         let not_found = || {
             Error::SessionNotFound(format!(
                 "Session {id} does not exist in this repo; list_active_sessions() shows the sessions that can be joined"
@@ -282,6 +282,27 @@ impl Repository {
     /// Write sessions that can be joined (shared, and neither expired, abandoned nor
     /// committed), oldest first.
     pub async fn list_active_sessions(&self) -> Result<Vec<SessionInfo>> {
+        let live = self.sessions_with_state().await?;
+        Ok(live
+            .into_iter()
+            .filter(|(info, shared)| !info.private || *shared)
+            .map(|(info, _)| info)
+            .collect())
+    }
+
+    /// Every stored write session that is neither expired, abandoned nor committed,
+    /// private ones too, oldest first (what history rewrites and GC must not harm).
+    pub async fn live_sessions(&self) -> Result<Vec<SessionInfo>> {
+        Ok(self
+            .sessions_with_state()
+            .await?
+            .into_iter()
+            .map(|(info, _)| info)
+            .collect())
+    }
+
+    /// Live sessions with their current branch, base and expiry, and whether shared.
+    async fn sessions_with_state(&self) -> Result<Vec<(SessionInfo, bool)>> {
         let ids = self.storage().list_dirs("sessions").await?;
         let now = now_micros();
         let mut out = Vec::new();
@@ -290,17 +311,20 @@ impl Repository {
                 continue;
             };
             let (_, st) = self.session_state(&info).await?;
-            let joinable = !info.private || st.shared;
-            if joinable && !st.abandoned && st.committed.is_none() && st.expires_micros > now {
-                out.push(SessionInfo {
-                    expires_micros: st.expires_micros,
-                    branch: st.branch,
-                    base_commit: st.base_commit,
-                    ..info
-                });
+            if !st.abandoned && st.committed.is_none() && st.expires_micros > now {
+                let shared = st.shared;
+                out.push((
+                    SessionInfo {
+                        expires_micros: st.expires_micros,
+                        branch: st.branch,
+                        base_commit: st.base_commit,
+                        ..info
+                    },
+                    shared,
+                ));
             }
         }
-        out.sort_by(|a, b| (a.start_micros, &a.id).cmp(&(b.start_micros, &b.id)));
+        out.sort_by(|(a, _), (b, _)| (a.start_micros, &a.id).cmp(&(b.start_micros, &b.id)));
         Ok(out)
     }
 }

@@ -8,6 +8,7 @@
 mod cloud;
 mod local;
 mod location;
+mod object_meta;
 mod remote;
 mod stats;
 mod temp;
@@ -16,6 +17,7 @@ pub use cloud::{
     max_concurrency, CloudLocation, CloudScheme, StorageOptions, DEFAULT_MAX_CONCURRENCY, MAX_CONCURRENCY_OPTION,
 };
 pub use location::{memory_children, register_memory_store, Location};
+pub use object_meta::ObjectMeta;
 pub use stats::{Op, RequestStats};
 
 use std::ops::Range;
@@ -302,14 +304,15 @@ impl Storage {
             return Err(Error::Storage(format!("'{key}': not a local directory")));
         };
         self.stats.count(Op::Put, 1);
-        local::put_if_absent(root, key, bytes).map(|_| ())
+        local::put_immutable(root, key, bytes)
     }
 
     /// Stores a content-addressed object: any object already under `key` holds the same
     /// bytes, so a remote store gets a plain PUT (which its client may safely resend).
     pub async fn put_immutable(&self, key: &str, bytes: Bytes) -> Result<()> {
-        if matches!(self.location, Location::Local(_)) {
-            return self.put_if_absent(key, bytes).await.map(|_| ());
+        if let Location::Local(root) = &self.location {
+            self.stats.count(Op::Put, 1);
+            return local::put_immutable(root, key, &bytes);
         }
         let _slot = self.request(Op::Put).await?;
         self.store()?

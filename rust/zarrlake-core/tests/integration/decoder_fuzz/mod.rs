@@ -45,7 +45,7 @@ fn budget(cases: u32) -> ProptestConfig {
 /// The key every decoded object is said to come from: errors must name it.
 const KEY: &str = "fuzz/object";
 
-const KINDS: [Kind; 8] = [
+const KINDS: [Kind; 10] = [
     Kind::Manifest,
     Kind::Snapshot,
     Kind::Commit,
@@ -54,6 +54,8 @@ const KINDS: [Kind; 8] = [
     Kind::SessionState,
     Kind::Fragment,
     Kind::Changes,
+    Kind::Expiry,
+    Kind::GcState,
 ];
 
 // ---- what the properties assert -------------------------------------------------------

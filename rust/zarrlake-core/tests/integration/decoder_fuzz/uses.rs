@@ -4,11 +4,13 @@ use std::sync::Arc;
 
 use zarrlake_core::chunks;
 use zarrlake_core::conflict::find_conflicts;
+use zarrlake_core::expiry::{history_parent, Cuts};
 use zarrlake_core::format::codec::{self, Kind};
 use zarrlake_core::format::{
-    ChangeSummary, ChunkRef, Commit, Fragment, Manifest, ObjectId, RefVersion, SessionInfo, SessionState, Snapshot,
-    Value,
+    ChangeSummary, ChunkHash, ChunkRef, Commit, Fragment, Manifest, ObjectId, RefVersion, SessionInfo, SessionState,
+    Snapshot, Value,
 };
+use zarrlake_core::gc::GcState;
 use zarrlake_core::session::changeset::{ChangeSet, Order};
 use zarrlake_core::ByteRange;
 
@@ -26,6 +28,8 @@ pub(crate) fn decode_and_use(kind: Kind, bytes: &[u8]) -> zarrlake_core::Result<
         Kind::SessionState => use_session_state(&codec::decode(kind, KEY, bytes)?),
         Kind::Fragment => use_fragment(codec::decode(kind, KEY, bytes)?),
         Kind::Changes => use_changes(&codec::decode(kind, KEY, bytes)?),
+        Kind::Expiry => use_cuts(&codec::decode(kind, KEY, bytes)?),
+        Kind::GcState => use_gc_state(&codec::decode(kind, KEY, bytes)?),
     }
     Ok(())
 }
@@ -122,6 +126,36 @@ fn use_fragment(f: Fragment) {
     let _ = set.contested();
     use_changes(&summary);
     let _ = zarrlake_core::session::changeset::Staged::new(Arc::new(set));
+}
+
+/// As history walks use the cuts.
+fn use_cuts(c: &Cuts) {
+    let cuts: std::collections::HashSet<ObjectId> = c.commits.iter().copied().collect();
+    for id in &c.commits {
+        let commit = Commit {
+            id: *id,
+            parent: Some(*id),
+            snapshot: *id,
+            message: String::new(),
+            author_name: String::new(),
+            author_email: String::new(),
+            time_micros: c.time_micros,
+            session_start_micros: 0,
+            changes: None,
+            session: None,
+        };
+        assert_eq!(history_parent(&commit, &cuts), None);
+    }
+}
+
+/// As the next collection uses the last one's state.
+fn use_gc_state(s: &GcState) {
+    let _ = s.chunks.is_saturated();
+    for e in s.commits.iter().take(100) {
+        let probe = ChunkHash::new(e.id.to_string().as_bytes().get(..24).unwrap_or(&[])).unwrap();
+        let _ = s.chunks.may_contain(&probe);
+    }
+    let _ = s.chunks.may_contain(&ChunkHash::from_digest([7; 32]));
 }
 
 fn use_changes(c: &ChangeSummary) {

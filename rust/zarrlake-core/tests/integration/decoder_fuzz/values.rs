@@ -88,6 +88,7 @@ fn arb_commit() -> impl Strategy<Value = Commit> {
                 time_micros: t,
                 session_start_micros: s,
                 changes: None,
+                session: None,
             },
         )
 }
