@@ -61,6 +61,16 @@ def when(t: datetime.datetime) -> str:
     return f"{t.astimezone(datetime.UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
+def human_bytes(n: int) -> str:
+    """A byte count as ``512 B``, ``1.5 KiB``, ``3.2 GiB``."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
+
+
 def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n} {word if n == 1 else (many or word + 's')}"
 

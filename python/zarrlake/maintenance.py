@@ -56,10 +56,12 @@ class GCReport:
 
     def _title(self) -> str:
         verb = "would delete" if self.dry_run else "deleted"
-        return f"Garbage collection {verb} {_display.plural(self.objects, 'object')} ({_human(self.bytes)})"
+        size = _display.human_bytes(self.bytes)
+        return f"Garbage collection {verb} {_display.plural(self.objects, 'object')} ({size})"
 
     def _rows(self) -> list[list[str]]:
-        return [[k, str(self.deleted[k][0]), _human(self.deleted[k][1])] for k in GC_KINDS if k in self.deleted]
+        shown = [k for k in GC_KINDS if k in self.deleted]
+        return [[k, str(self.deleted[k][0]), _display.human_bytes(self.deleted[k][1])] for k in shown]
 
     def __repr__(self) -> str:
         lines = [self._title()]
@@ -91,12 +93,3 @@ class ExpiryResult:
             f"Expiry: {_display.plural(len(self.expired), 'commit')} expired; "
             f"history now starts at {_display.plural(len(self.new_roots), 'commit')}"
         )
-
-
-def _human(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"

@@ -90,15 +90,6 @@ def _disk_usage(path: Path) -> tuple[int, int]:
     return size, files
 
 
-def _human(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
-
-
 def info(repo: Any) -> dict[str, Any]:
     """What ``repo info`` shows, as JSON values."""
     native = repo._core.native
@@ -135,11 +126,11 @@ def repo_info(ctx: Context) -> None:
     if ctx.json:
         ctx.print_json(d)
         return
-    from .._display import plural
+    from .._display import human_bytes, plural
 
     size = "unknown (object storage)"
     if d["size_bytes"] is not None:
-        size = f"{_human(d['size_bytes'])} in {plural(d['files'], 'file')}"
+        size = f"{human_bytes(d['size_bytes'])} in {plural(d['files'], 'file')}"
     fields = [
         ("repo", d["name"]),
         ("location", d["location"]),

@@ -85,7 +85,7 @@ pub(super) async fn mark(repo: &Repository, prev: Option<&GcState>) -> Result<Li
                 })
                 .collect();
             let manifests = manifests_of(repo, &entries).await?;
-            live.chunks = chunks_of(repo, &manifests).await?;
+            live.chunks = state::chunks_of(repo, &manifests).await?;
             let mut bloom = Bloom::with_capacity(live.chunks.len() * 2);
             for h in &live.chunks {
                 bloom.insert(h);
@@ -128,24 +128,6 @@ async fn manifests_of(repo: &Repository, entries: &[CommitEntry]) -> Result<Vec<
         .collect();
     out.sort();
     out.dedup();
-    Ok(out)
-}
-
-/// Every stored chunk the manifests hold.
-async fn chunks_of(repo: &Repository, manifests: &[ObjectId]) -> Result<HashSet<ChunkHash>> {
-    let mut out = HashSet::new();
-    let mut loaded = futures::stream::iter(manifests.iter().copied().map(|id| {
-        let repo = repo.clone();
-        async move { repo.load_manifest(&id).await }
-    }))
-    .buffer_unordered(READ_CONCURRENCY);
-    while let Some(m) = loaded.try_next().await? {
-        for (_, r) in m.iter() {
-            if let ChunkRef::Native { hash, .. } = r {
-                out.insert(*hash);
-            }
-        }
-    }
     Ok(out)
 }
 

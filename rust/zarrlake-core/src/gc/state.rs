@@ -146,8 +146,18 @@ pub(super) async fn since(
         .collect();
     new_manifests.sort();
     new_manifests.dedup();
-    let mut new_chunks = HashSet::new();
-    let mut loaded = futures::stream::iter(new_manifests.iter().copied().map(|id| {
+    let new_chunks = chunks_of(repo, &new_manifests).await?;
+    Ok(Some(Since {
+        commits: entries,
+        new_manifests,
+        new_chunks,
+    }))
+}
+
+/// Every stored chunk the manifests hold.
+pub(super) async fn chunks_of(repo: &Repository, manifests: &[ObjectId]) -> Result<HashSet<ChunkHash>> {
+    let mut out = HashSet::new();
+    let mut loaded = futures::stream::iter(manifests.iter().copied().map(|id| {
         let repo = repo.clone();
         async move { repo.load_manifest(&id).await }
     }))
@@ -155,14 +165,9 @@ pub(super) async fn since(
     while let Some(m) = loaded.try_next().await? {
         for (_, r) in m.iter() {
             if let ChunkRef::Native { hash, .. } = r {
-                new_chunks.insert(*hash);
+                out.insert(*hash);
             }
         }
     }
-    drop(loaded);
-    Ok(Some(Since {
-        commits: entries,
-        new_manifests,
-        new_chunks,
-    }))
+    Ok(out)
 }
