@@ -212,15 +212,39 @@ class Handle:
         self.commit_only(message)
         self.next_session()
 
-    def commit_only(self, message: str = "bench") -> None:
+    def commit_only(self, message: str = "bench") -> str | None:
         """Exactly the backend's commit call: ``repo.commit`` (zarrlake, which also starts the
         next session itself) or ``session.commit`` (Icechunk, whose next writable session is
-        ``next_session``)."""
+        ``next_session``). Returns the new commit's (snapshot's) id."""
         if self.backend.is_zarrlake:
-            self.obj.commit(message)
-        elif self.backend.is_icechunk:
-            self._session.commit(message)
-        # LocalStore: nothing to commit; writes are already final.
+            return str(self.obj.commit(message))
+        if self.backend.is_icechunk:
+            return self._session.commit(message)
+        return None  # LocalStore: nothing to commit; writes are already final.
+
+    # ---- history maintenance (workload 10) -------------------------------------------------
+    def garbage_collect(self) -> Any:
+        """Delete everything unreachable, with no grace period. zarrlake: ``garbage_collect``
+        with its defaults otherwise (incremental when it can be); Icechunk:
+        ``garbage_collect(delete_object_older_than=now)`` with its defaults otherwise."""
+        import datetime
+
+        if self.backend.is_zarrlake:
+            return self.obj.garbage_collect(older_than=datetime.timedelta(0))
+        return self.obj.garbage_collect(datetime.datetime.now(datetime.UTC))
+
+    def garbage_collect_full(self) -> Any:
+        """zarrlake's run over every object (``full=True``): what its first run costs."""
+        import datetime
+
+        return self.obj.garbage_collect(older_than=datetime.timedelta(0), full=True)
+
+    def diff(self, from_commit: str) -> Any:
+        """What changed from ``from_commit`` to the tip of ``main``, chunk keys included (Icechunk's
+        diff always lists them)."""
+        if self.backend.is_zarrlake:
+            return self.obj.diff(from_commit, "main", chunk_keys=True)
+        return self.obj.diff(from_snapshot_id=from_commit, to_branch="main")
 
     def next_session(self) -> None:
         """Icechunk: open the next writable session on ``main`` (zarrlake's commit did)."""

@@ -52,6 +52,9 @@ class Sizes:
     meta_rounds: int
     # workload 9
     import_rounds: int
+    # workload 10 (bench_history.py): repos of this many 520-byte chunk objects
+    history_chunks: tuple[int, ...]
+    history_rounds: int
     # physical limits
     phys_rounds: int
     # S3 workloads (bench_s3.py), S1-S5
@@ -104,6 +107,8 @@ SIZES = {
         n_nodes=1_000,
         meta_rounds=3,
         import_rounds=5,
+        history_chunks=(10_000,),
+        history_rounds=3,
         phys_rounds=5,
         s3_bulk_side=4096,
         s3_bulk_rows=2048,  # 32 MiB
@@ -139,6 +144,8 @@ SIZES = {
         n_nodes=10_000,
         meta_rounds=3,
         import_rounds=11,
+        history_chunks=(100_000, 1_000_000),
+        history_rounds=3,
         phys_rounds=5,
         s3_bulk_side=8192,
         s3_bulk_rows=8192,  # 256 MiB
@@ -229,6 +236,14 @@ def rows(mode: str | None = None) -> list[tuple[str, str]]:
         ("w8.walk", "8 walk hierarchy + jmespath (zarr API)"),
         ("w9.import", "9 import (fresh interpreter)"),
     ]
+    for n in s.history_chunks:
+        c = human_count(n)
+        out += [
+            (f"w10.write.{n}", f"10 write {c} chunks of 520 B (store API) + commit"),
+            (f"w10.gc.full.{n}", f"10 GC, first (full) run, on {c} chunks"),
+            (f"w10.gc.incr.{n}", f"10 GC after 10 small commits, on {c} (target: 20x faster)"),
+            (f"w10.diff.{n}", f"10 diff across 10 small commits, on {c}"),
+        ]
     return out
 
 

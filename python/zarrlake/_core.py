@@ -14,6 +14,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from . import _native
+from ._progress import ProgressBar
 from ._storage import OpenArgs
 from .errors import InvalidInputError, NoSessionError, ZarrlakeError
 from .types import (
@@ -357,10 +358,13 @@ class RepoCore:
         expired, roots = self.native.expire(cutoff_micros(older_than))
         return ExpiryResult(expired, roots)
 
-    def garbage_collect(self, older_than: datetime.timedelta, dry_run: bool, full: bool) -> GCReport:
+    def garbage_collect(self, older_than: datetime.timedelta, dry_run: bool, full: bool, progress: bool) -> GCReport:
         from .maintenance import GCReport, age_micros
 
-        deleted, young, incremental = self.native.garbage_collect(age_micros(older_than), bool(dry_run), bool(full))
+        age = age_micros(older_than)
+        with ProgressBar("Garbage collection", enabled=progress, threshold=100) as bar:
+            report = bar.phase if bar.enabled else None
+            deleted, young, incremental = self.native.garbage_collect(age, bool(dry_run), bool(full), report)
         return GCReport({k: (n, b) for k, (n, b) in deleted.items()}, young, bool(dry_run), incremental)
 
     def diff(self, from_ref: str, to_ref: str | None, chunk_keys: bool) -> Diff:

@@ -1,4 +1,4 @@
-"""Where repos live: root locations, storage options, and progress of long storage work."""
+"""Where repos live: root locations and storage options."""
 
 from __future__ import annotations
 
@@ -13,9 +13,6 @@ from .errors import InvalidInputError
 
 # A URL scheme, e.g. ``s3:``; a local path never starts like this (no drive letters here).
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-
-#: Objects a delete must reach before it shows a progress bar.
-PROGRESS_THRESHOLD = 1000
 
 
 def normalize_root(root: str | os.PathLike[str]) -> str:
@@ -57,27 +54,3 @@ class OpenArgs:
 
     def open_kwargs(self) -> dict[str, Any]:
         return {"storage_options": self.storage_options, "chunk_storage_options": self.chunk_storage_options}
-
-
-class DeleteProgress:
-    """A progress bar for deletes of many objects; silent for small ones."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self._progress: Any = None
-        self._task: Any = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if self._progress is None:
-            if total < PROGRESS_THRESHOLD:
-                return
-            from rich.progress import Progress
-
-            self._progress = Progress(transient=True)
-            self._progress.start()
-            self._task = self._progress.add_task(f"Deleting {self.what}", total=total)
-        self._progress.update(self._task, completed=done, total=total)
-
-    def close(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()

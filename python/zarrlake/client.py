@@ -10,7 +10,8 @@ from typing import Any
 from . import _native
 from ._core import RepoCore, default_author
 from ._names import validate_repo_name
-from ._storage import DeleteProgress, OpenArgs, normalize_options, normalize_root
+from ._progress import ProgressBar
+from ._storage import OpenArgs, normalize_options, normalize_root
 from .errors import InvalidInputError, RepoExistsError, RepoNotFoundError
 from .repo import AsyncRepo, Repo
 from .types import Author
@@ -104,16 +105,15 @@ class AsyncClient:
         names = _native.Repository.list(f"{self.root}/{org}", self._open.storage_options)
         return [f"{org}/{n}" for n in names]
 
-    def _delete(self, name: str, imsure: bool, imreallysure: bool) -> None:
+    def _delete(self, name: str, imsure: bool, imreallysure: bool, progress: bool) -> None:
         if not (imsure and imreallysure):
             raise InvalidInputError("Don't do this unless you're really sure. Pass imsure=True and imreallysure=True.")
-        progress = DeleteProgress(name)
-        try:
-            _native.Repository.delete(self._location(name), progress=progress, **self._open.open_kwargs())
-        except RepoNotFoundError:
-            raise RepoNotFoundError(f"Repo '{name}' not found in {self.root}") from None
-        finally:
-            progress.close()
+        with ProgressBar(f"Deleting {name}", enabled=progress) as bar:
+            try:
+                report = bar if bar.enabled else None
+                _native.Repository.delete(self._location(name), progress=report, **self._open.open_kwargs())
+            except RepoNotFoundError:
+                raise RepoNotFoundError(f"Repo '{name}' not found in {self.root}") from None
 
     async def create_repo(self, name: str) -> AsyncRepo:
         """Create a repo and check out ``main`` for writing. RepoExistsError if it exists."""
@@ -137,11 +137,13 @@ class AsyncClient:
         """Names (``org/name``) of the repos of an org, sorted."""
         return self._list(org)
 
-    async def delete_repo(self, name: str, *, imsure: bool = False, imreallysure: bool = False) -> None:
+    async def delete_repo(
+        self, name: str, *, imsure: bool = False, imreallysure: bool = False, progress: bool = True
+    ) -> None:
         """Delete a repo and all its data. Both flags must be True."""
         import asyncio
 
-        await asyncio.to_thread(self._delete, name, imsure, imreallysure)
+        await asyncio.to_thread(self._delete, name, imsure, imreallysure, progress)
 
 
 class Client(AsyncClient):
@@ -163,6 +165,8 @@ class Client(AsyncClient):
         """Names (``org/name``) of the repos of an org, sorted."""
         return self._list(org)
 
-    def delete_repo(self, name: str, *, imsure: bool = False, imreallysure: bool = False) -> None:  # type: ignore[override]
+    def delete_repo(  # type: ignore[override]
+        self, name: str, *, imsure: bool = False, imreallysure: bool = False, progress: bool = True
+    ) -> None:
         """Delete a repo and all its data. Both flags must be True."""
-        self._delete(name, imsure, imreallysure)
+        self._delete(name, imsure, imreallysure, progress)

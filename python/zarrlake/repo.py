@@ -408,7 +408,11 @@ class _RepoMethods:
         return self._core.expire(older_than)
 
     def garbage_collect(
-        self, older_than: datetime.timedelta = datetime.timedelta(days=1), dry_run: bool = False, full: bool = False
+        self,
+        older_than: datetime.timedelta = datetime.timedelta(days=1),
+        dry_run: bool = False,
+        full: bool = False,
+        progress: bool = True,
     ) -> GCReport:
         """Delete what no branch, tag or live session can reach.
 
@@ -426,6 +430,8 @@ class _RepoMethods:
             dry_run: delete nothing; report what would be deleted.
             full: read everything even when an incremental run would do; this also
                 reclaims chunks a crashed writer stored without recording them.
+            progress: show a progress bar on a terminal while manifests are read and
+                objects deleted.
 
         Returns:
             A :class:`~zarrlake.maintenance.GCReport` with objects and bytes per kind.
@@ -433,7 +439,7 @@ class _RepoMethods:
         Example:
             >>> repo.garbage_collect(dry_run=True)
         """
-        return self._core.garbage_collect(older_than, dry_run, full)
+        return self._core.garbage_collect(older_than, dry_run, full, progress)
 
     def tree(self, prefix: str = "", depth: int = 10, filter: str | None = None) -> TreeView:
         """The hierarchy of groups and arrays, optionally filtered by a JMESPath query.

@@ -107,14 +107,10 @@ impl PyRepository {
         progress: Option<Py<PyAny>>,
     ) -> PyResult<()> {
         let opts = open_options(storage_options, chunk_storage_options);
+        let throttle = Throttle::default();
         let report = move |done: usize, total: usize| {
-            if let Some(cb) = &progress {
-                // A failing progress display must not stop the delete.
-                Python::attach(|py| {
-                    if let Err(e) = cb.call1(py, (done, total)) {
-                        e.write_unraisable(py, None);
-                    }
-                });
+            if throttle.due("", done == total) {
+                notify(&progress, |py, cb| cb.call1(py, (done, total)));
             }
         };
         block(py, Repository::delete_with(&location, &opts, &report))
@@ -310,8 +306,26 @@ impl PyRepository {
 
     /// ({kind: (objects, bytes)} deleted (or that would be, with `dry_run`), unreachable
     /// objects kept as younger than the grace period, whether the run was incremental)
-    fn garbage_collect(&self, py: Python<'_>, older_than_micros: i64, dry_run: bool, full: bool) -> PyResult<GcTuple> {
-        let r = block(py, self.0.garbage_collect(older_than_micros, dry_run, full))?;
+    /// `progress(phase, done, total)` follows its long steps.
+    #[pyo3(signature = (older_than_micros, dry_run, full, progress=None))]
+    fn garbage_collect(
+        &self,
+        py: Python<'_>,
+        older_than_micros: i64,
+        dry_run: bool,
+        full: bool,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<GcTuple> {
+        let throttle = Throttle::default();
+        let report = move |phase: &str, done: u64, total: u64| {
+            if progress.is_some() && throttle.due(phase, done == total) {
+                notify(&progress, |py, cb| cb.call1(py, (phase, done, total)));
+            }
+        };
+        let r = block(
+            py,
+            self.0.garbage_collect_with(older_than_micros, dry_run, full, &report),
+        )?;
         let deleted = r.deleted.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         Ok((deleted, r.young, r.incremental))
     }
@@ -389,5 +403,41 @@ impl PyRepository {
 
     fn __repr__(&self) -> String {
         format!("<zarrlake._native.Repository {}>", self.0.location())
+    }
+}
+
+/// Lets progress through to Python at most every 50 ms (each call takes the GIL), and
+/// always at the end of a phase and when a new one starts.
+#[derive(Default)]
+struct Throttle(std::sync::Mutex<Option<(String, std::time::Instant)>>);
+
+impl Throttle {
+    const EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+
+    fn due(&self, phase: &str, last: bool) -> bool {
+        let Ok(mut seen) = self.0.lock() else {
+            return false;
+        };
+        let now = std::time::Instant::now();
+        let due = match &*seen {
+            Some((p, at)) => last || p != phase || now.duration_since(*at) >= Self::EVERY,
+            None => true,
+        };
+        if due {
+            *seen = Some((phase.to_string(), now));
+        }
+        due
+    }
+}
+
+/// Calls a Python progress callback from a runtime thread. A failing display must not
+/// stop the work it shows: its error is reported as unraisable and the work goes on.
+fn notify(cb: &Option<Py<PyAny>>, call: impl FnOnce(Python<'_>, &Py<PyAny>) -> PyResult<Py<PyAny>>) {
+    if let Some(cb) = cb {
+        Python::attach(|py| {
+            if let Err(e) = call(py, cb) {
+                e.write_unraisable(py, None);
+            }
+        });
     }
 }

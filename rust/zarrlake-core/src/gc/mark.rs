@@ -6,6 +6,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::bloom::Bloom;
 use super::state::{self, CommitEntry, GcState};
+use super::Progress;
 use crate::error::Result;
 use crate::format::codec::{self, Kind};
 use crate::format::{now_micros, ChunkHash, ChunkRef, Fragment, ObjectId, Value};
@@ -43,7 +44,7 @@ impl Live {
 /// nothing since it (see `state`). Sessions are read first: a commit that lands meanwhile
 /// moves a ref read later, or its objects are younger than the grace period; a session
 /// that starts meanwhile writes only objects younger than it.
-pub(super) async fn mark(repo: &Repository, prev: Option<&GcState>) -> Result<Live> {
+pub(super) async fn mark(repo: &Repository, prev: Option<&GcState>, progress: &Progress<'_>) -> Result<Live> {
     let run_micros = now_micros();
     let mut live = Live::default();
     let listed = repo.live_sessions().await?;
@@ -59,7 +60,7 @@ pub(super) async fn mark(repo: &Repository, prev: Option<&GcState>) -> Result<Li
     tips.extend(branches.into_iter().chain(tags).filter_map(|(_, c)| c));
     let cuts = repo.cuts().await?;
     let incremental = match prev.filter(|p| !p.chunks.is_saturated()) {
-        Some(p) => state::since(repo, p, &tips, &cuts).await?.map(|s| (p, s)),
+        Some(p) => state::since(repo, p, &tips, &cuts, progress).await?.map(|s| (p, s)),
         None => None,
     };
     let (entries, manifests, bloom) = match incremental {
@@ -85,7 +86,7 @@ pub(super) async fn mark(repo: &Repository, prev: Option<&GcState>) -> Result<Li
                 })
                 .collect();
             let manifests = manifests_of(repo, &entries).await?;
-            live.chunks = state::chunks_of(repo, &manifests).await?;
+            live.chunks = state::chunks_of(repo, &manifests, progress).await?;
             let mut bloom = Bloom::with_capacity(live.chunks.len() * 2);
             for h in &live.chunks {
                 bloom.insert(h);

@@ -37,6 +37,10 @@ use crate::storage::{ObjectMeta, Storage};
 /// Deletes at once, per run.
 const DELETE_CONCURRENCY: usize = 32;
 
+/// `progress(phase, done, total)` follows a run's long steps: "reading manifests",
+/// "deleting chunks" and the like. It is called from runtime threads, often.
+pub type Progress<'a> = dyn Fn(&str, u64, u64) + Send + Sync + 'a;
+
 /// What one run deleted (or, in a dry run, would delete), per kind of object.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GcReport {
@@ -72,6 +76,7 @@ struct Sweep<'a> {
     cutoff: i64,
     dry_run: bool,
     report: &'a mut GcReport,
+    progress: &'a Progress<'a>,
 }
 
 impl Sweep<'_> {
@@ -98,9 +103,10 @@ impl Sweep<'_> {
             doomed.push(m);
         }
         let (cutoff, dry_run) = (self.cutoff, self.dry_run);
+        let (total, phase) = (doomed.len() as u64, format!("deleting {kind}"));
         // Each delete owns what it uses: futures that borrow into a closure's argument are
         // not `Send` for every lifetime, and the collector must run on any runtime thread.
-        let deleted: Vec<Option<ObjectMeta>> = futures::stream::iter(doomed.into_iter().map(|m| {
+        let mut deletes = futures::stream::iter(doomed.into_iter().map(|m| {
             let storage = storage.clone();
             async move {
                 if recheck {
@@ -116,14 +122,15 @@ impl Sweep<'_> {
                 Ok::<_, crate::error::Error>(Some(m))
             }
         }))
-        .buffer_unordered(DELETE_CONCURRENCY)
-        .try_collect()
-        .await?;
-        for m in deleted {
+        .buffer_unordered(DELETE_CONCURRENCY);
+        let mut done = 0;
+        while let Some(m) = deletes.try_next().await? {
             match m {
                 Some(m) => self.report.add(kind, m.size),
                 None => self.report.young += 1,
             }
+            done += 1;
+            (self.progress)(&phase, done, total);
         }
         Ok(())
     }
@@ -135,6 +142,18 @@ impl Repository {
     /// reports what it would delete. Incremental when it can be (see `state`); `full`
     /// forces a run over every object (it also reclaims what a crashed writer left).
     pub async fn garbage_collect(&self, older_than_micros: i64, dry_run: bool, full: bool) -> Result<GcReport> {
+        self.garbage_collect_with(older_than_micros, dry_run, full, &|_, _, _| {})
+            .await
+    }
+
+    /// [`Repository::garbage_collect`], calling `progress` as it goes.
+    pub async fn garbage_collect_with(
+        &self,
+        older_than_micros: i64,
+        dry_run: bool,
+        full: bool,
+        progress: &Progress<'_>,
+    ) -> Result<GcReport> {
         if older_than_micros < 0 {
             return Err(crate::Error::InvalidInput(
                 "garbage_collect: older_than must not be negative".into(),
@@ -142,7 +161,7 @@ impl Repository {
         }
         let cutoff = now_micros().saturating_sub(older_than_micros);
         let prev = state::load(self).await?;
-        let live = mark::mark(self, prev.as_ref().map(|(_, s)| s).filter(|_| !full)).await?;
+        let live = mark::mark(self, prev.as_ref().map(|(_, s)| s).filter(|_| !full), progress).await?;
         let mut report = GcReport {
             dry_run,
             incremental: live.maybe.is_some(),
@@ -152,6 +171,7 @@ impl Repository {
             cutoff,
             dry_run,
             report: &mut report,
+            progress,
         };
         let storage = self.storage();
         let by_id = |set: &std::collections::HashSet<ObjectId>| {

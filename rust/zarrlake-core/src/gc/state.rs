@@ -19,6 +19,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use super::bloom::Bloom;
+use super::Progress;
 use crate::error::Result;
 use crate::expiry::history_parent;
 use crate::format::codec::Kind;
@@ -79,6 +80,7 @@ pub(super) async fn since(
     prev: &GcState,
     tips: &[ObjectId],
     cuts: &HashSet<ObjectId>,
+    progress: &Progress<'_>,
 ) -> Result<Option<Since>> {
     let mut prev_cuts: Vec<ObjectId> = prev.cuts.clone();
     let mut now_cuts: Vec<ObjectId> = cuts.iter().copied().collect();
@@ -146,7 +148,7 @@ pub(super) async fn since(
         .collect();
     new_manifests.sort();
     new_manifests.dedup();
-    let new_chunks = chunks_of(repo, &new_manifests).await?;
+    let new_chunks = chunks_of(repo, &new_manifests, progress).await?;
     Ok(Some(Since {
         commits: entries,
         new_manifests,
@@ -155,8 +157,13 @@ pub(super) async fn since(
 }
 
 /// Every stored chunk the manifests hold.
-pub(super) async fn chunks_of(repo: &Repository, manifests: &[ObjectId]) -> Result<HashSet<ChunkHash>> {
+pub(super) async fn chunks_of(
+    repo: &Repository,
+    manifests: &[ObjectId],
+    progress: &Progress<'_>,
+) -> Result<HashSet<ChunkHash>> {
     let mut out = HashSet::new();
+    let (mut done, total) = (0, manifests.len() as u64);
     let mut loaded = futures::stream::iter(manifests.iter().copied().map(|id| {
         let repo = repo.clone();
         async move { repo.load_manifest(&id).await }
@@ -168,6 +175,8 @@ pub(super) async fn chunks_of(repo: &Repository, manifests: &[ObjectId]) -> Resu
                 out.insert(*hash);
             }
         }
+        done += 1;
+        progress("reading manifests", done, total);
     }
     Ok(out)
 }

@@ -282,3 +282,29 @@ async fn an_incremental_run_finds_what_a_full_one_would() {
     assert_eq!(reads_fully(&repo).await, 6 + 5);
     assert!(repo.garbage_collect(0, false, false).await.unwrap().incremental);
 }
+
+#[tokio::test]
+async fn progress_follows_reading_and_deleting() {
+    let repo = memory_repo().await;
+    let s = on(&repo, "main").await;
+    write(&s, "a", "v1", 6).await;
+    s.commit("one", false).await.unwrap();
+    let gone = on(&repo, "main").await;
+    write(&gone, "b", "abandoned", 4).await;
+    gone.abandon().await.unwrap();
+    let seen = std::sync::Mutex::new(Vec::new());
+    let record = |phase: &str, done: u64, total: u64| seen.lock().unwrap().push((phase.to_string(), done, total));
+    let report = repo.garbage_collect_with(0, false, true, &record).await.unwrap();
+    assert_eq!(report.deleted["chunks"].0, 4);
+    let seen = seen.into_inner().unwrap();
+    let last = |phase: &str| seen.iter().rfind(|(p, _, _)| p == phase).map(|&(_, d, t)| (d, t));
+    let (read, manifests) = last("reading manifests").expect("manifest progress");
+    assert!(manifests >= 1 && read == manifests, "{seen:?}");
+    assert_eq!(last("deleting chunks"), Some((4, 4)), "{seen:?}");
+    // Counts only grow within a phase.
+    for w in seen.windows(2) {
+        if w[0].0 == w[1].0 {
+            assert!(w[1].1 >= w[0].1, "{seen:?}");
+        }
+    }
+}
