@@ -22,11 +22,16 @@ develop: $(VENV)/.deps
 demo: develop
 	$(VENV)/bin/zarrlake demo
 
+# Debian's chromium, for the browser tests of the Jupyter displays (tests/test_displays_browser.py).
+.PHONY: browser
+browser:
+	scripts/install-chromium
+
 # Rust tests reuse the release build's dependencies (no second debug build). Only the
 # core has Rust tests, but `--workspace` resolves features over zarrlake-py's
 # dependencies too (pyo3 asks more of syn than the core does), so shared crates get the
 # feature sets maturin built them with instead of being rebuilt.
-test: develop
+test: develop browser
 	cargo test --release --workspace
 	$(VENV)/bin/pytest -q tests
 
