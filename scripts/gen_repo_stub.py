@@ -56,10 +56,15 @@ def _signature(fn: object, first: str | None = None) -> tuple[list[str], str]:
     defaults as ``...``."""
     sig = inspect.signature(fn)  # type: ignore[arg-type]
     params = [] if first is None else [first]
+    starred = False  # a `*args` or bare `*` already marks what follows as keyword-only
     for p in sig.parameters.values():
         text = p.name if p.annotation is p.empty or p.name == "self" else f"{p.name}: {p.annotation}"
+        if p.kind is p.KEYWORD_ONLY and not starred:
+            params.append("*")
+            starred = True
         if p.kind is p.VAR_POSITIONAL:
             text = "*" + text
+            starred = True
         elif p.kind is p.VAR_KEYWORD:
             text = "**" + text
         if p.default is not p.empty:

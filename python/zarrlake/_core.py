@@ -380,12 +380,13 @@ class RepoCore:
 
     # ---- virtual datasets ---------------------------------------------------------------
 
-    def ingest_virtual(self, method: str, *args: Any, **kwargs: Any) -> None:
-        """Runs a virtual ingest function into the current session. Readers, this handle
-        included, read the references only from prefixes they allow (``allow_virtual``)."""
+    def ingest_virtual(self, method: str, *args: Any, **kwargs: Any) -> list[str]:
+        """Runs a virtual ingest function into the current session; returns the URL prefixes
+        its references use. Readers, this handle included, read the references only from
+        prefixes they allow (``allow_virtual``)."""
         from . import virtual
 
-        getattr(virtual, method)(self.session_native, *args, **kwargs)
+        return getattr(virtual, method)(self.session_native, *args, **kwargs)
 
     # ---- pickling -----------------------------------------------------------------------
 

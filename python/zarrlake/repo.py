@@ -470,29 +470,55 @@ class _RepoMethods:
 
     # ---- virtual datasets ----
 
-    def add_kerchunk_references(self, refs: dict[str, Any] | str, path: Path, **kwargs: Any) -> None:
-        """Add kerchunk references (v0 or v1, dict or JSON path/URL) under ``path``."""
-        self._core.ingest_virtual("add_kerchunk_references", refs, path, **kwargs)
+    def add_kerchunk_references(
+        self, refs: dict[str, Any] | str, path: Path, *, progress: bool = True, **kwargs: Any
+    ) -> None:
+        """Add kerchunk references (v0 or v1, dict or JSON path/URL) under ``path``.
 
-    def add_virtual_netcdf(self, netcdf_uri: str, path: Path, **kwargs: Any) -> None:
-        """Reference a netCDF3 or netCDF4/HDF5 file's arrays under ``path`` without copying."""
-        self._core.ingest_virtual("add_virtual_netcdf", netcdf_uri, path, **kwargs)
+        Args:
+            progress: show a progress bar on a terminal while the references are written.
+        """
+        self._core.ingest_virtual("add_kerchunk_references", refs, path, progress=progress, **kwargs)
 
-    def add_virtual_hdf(self, hdf_uri: str, path: Path, **kwargs: Any) -> None:
-        """Reference an HDF5 file's datasets under ``path`` without copying."""
-        self._core.ingest_virtual("add_virtual_hdf", hdf_uri, path, **kwargs)
+    def add_virtual_netcdf(self, netcdf_uri: str, path: Path, *, progress: bool = True, **kwargs: Any) -> None:
+        """Reference a netCDF3 or netCDF4/HDF5 file's arrays under ``path`` without copying.
 
-    def add_virtual_grib(self, grib_uri: str, path: Path, **kwargs: Any) -> None:
-        """Reference a GRIB2 file's messages, concatenated along the differing coordinate."""
-        self._core.ingest_virtual("add_virtual_grib", grib_uri, path, **kwargs)
+        Args:
+            progress: show a progress bar on a terminal while the references are written.
+        """
+        self._core.ingest_virtual("add_virtual_netcdf", netcdf_uri, path, progress=progress, **kwargs)
 
-    def add_virtual_zarr(self, zarr_uri: str, path: Path) -> None:
-        """Reference an existing Zarr (format 2 or 3) store under ``path``."""
-        self._core.ingest_virtual("add_virtual_zarr", zarr_uri, path)
+    def add_virtual_hdf(self, hdf_uri: str, path: Path, *, progress: bool = True, **kwargs: Any) -> None:
+        """Reference an HDF5 file's datasets under ``path`` without copying.
 
-    def add_virtual_tiff(self, tiff_uri: str, path: Path, name: str, **kwargs: Any) -> None:
-        """Reference a TIFF as ``path/name`` (dims X, Y[, band]; overviews as arrays 0, 1, ...)."""
-        self._core.ingest_virtual("add_virtual_tiff", tiff_uri, path, name, **kwargs)
+        Args:
+            progress: show a progress bar on a terminal while the references are written.
+        """
+        self._core.ingest_virtual("add_virtual_hdf", hdf_uri, path, progress=progress, **kwargs)
+
+    def add_virtual_grib(self, grib_uri: str, path: Path, *, progress: bool = True, **kwargs: Any) -> None:
+        """Reference a GRIB2 file's messages, concatenated along the differing coordinate.
+
+        Args:
+            progress: show a progress bar on a terminal while the references are written.
+        """
+        self._core.ingest_virtual("add_virtual_grib", grib_uri, path, progress=progress, **kwargs)
+
+    def add_virtual_zarr(self, zarr_uri: str, path: Path, *, progress: bool = True) -> None:
+        """Reference an existing Zarr (format 2 or 3) store under ``path``.
+
+        Args:
+            progress: show a progress bar on a terminal while the references are written.
+        """
+        self._core.ingest_virtual("add_virtual_zarr", zarr_uri, path, progress=progress)
+
+    def add_virtual_tiff(self, tiff_uri: str, path: Path, name: str, *, progress: bool = True, **kwargs: Any) -> None:
+        """Reference a TIFF as ``path/name`` (dims X, Y[, band]; overviews as arrays 0, 1, ...).
+
+        Args:
+            progress: show a progress bar on a terminal while the references are written.
+        """
+        self._core.ingest_virtual("add_virtual_tiff", tiff_uri, path, name, progress=progress, **kwargs)
 
 
 #: The methods AsyncRepo offers as coroutines; everything else is shared as is.

@@ -35,7 +35,7 @@ def add_kerchunk_references(session: Any, refs: Any, path: str, **kwargs: Any) -
     ``refs`` is a dict or the path/URL of a JSON file. Inline data (plain text and
     ``base64:``) becomes ordinary chunks; ``templates`` and ``gen`` are expanded.
     Keyword arguments: ``storage_options`` (for reading the JSON and the sources at ingest),
-    ``progress`` (a progress bar; default: for 10,000 references or more) and
+    ``progress`` (default True: a progress bar on a terminal, for 10,000 references or more) and
     ``record_versions`` (default True: look up each source's ETag or modification time,
     and check that the references lie within it).
     """

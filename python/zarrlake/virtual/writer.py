@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import posixpath
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
 from .. import _native
+from .._progress import ProgressBar
 from ..errors import InvalidInputError, InvalidNameError
 from .sources import SourceInfo, normalize_url, prefix_of, stat
 
@@ -112,22 +112,6 @@ def _versions(
     return out
 
 
-@contextmanager
-def _progress(total: int, enabled: bool | None, what: str) -> Iterator[Any]:
-    if enabled is None:
-        enabled = total >= PROGRESS_MIN_REFS
-    if not enabled:
-        yield lambda n: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
-    ) as bar:
-        task = bar.add_task(what, total=total)
-        yield lambda n: bar.advance(task, n)
-
-
 def write_references(
     session: Any,
     refs: Refs,
@@ -137,13 +121,14 @@ def write_references(
     versions: dict[str, SourceInfo] | None = None,
     record_versions: bool = True,
     storage_options: dict[str, Any] | None = None,
-    progress: bool | None = None,
+    progress: bool = True,
     prefixes: list[str] | None = None,
 ) -> list[str]:
     """Writes ``refs`` under ``path`` in the session; returns the URL prefixes referenced.
 
-    ``prefixes`` overrides the prefixes derived from the URLs (each URL's bucket, host or
-    directory), e.g. with a Zarr store's root.
+    With ``progress``, a bar on a terminal counts the references (and keys) written of the
+    total, for ``PROGRESS_MIN_REFS`` or more. ``prefixes`` overrides the prefixes derived
+    from the URLs (each URL's bucket, host or directory), e.g. with a Zarr store's root.
     """
     session.check_writable()
     path = normalize_target(path)
@@ -203,17 +188,21 @@ def write_references(
     docs = [(_join(path, k), v) for k, v in meta.items()] + _missing_parents(session, path, meta)
 
     total = len(virtual) + len(data) + len(docs)
-    with _progress(total, progress, f"adding {kind} references") as advance:
+    done = 0
+    with ProgressBar(f"Adding {kind} references", enabled=progress, threshold=PROGRESS_MIN_REFS) as bar:
+        bar(done, total)
         for i in range(0, len(virtual), REF_BATCH):
             batch = virtual[i : i + REF_BATCH]
             session.set_virtual_refs(batch)
-            advance(len(batch))
+            done += len(batch)
+            bar(done, total)
         for i in range(0, len(data), DATA_BATCH):
             batch2 = data[i : i + DATA_BATCH]
             session.set_many(batch2)
-            advance(len(batch2))
+            done += len(batch2)
+            bar(done, total)
         session.set_many(docs)
-        advance(len(docs))
+        bar(total, total)
     return prefixes
 
 
