@@ -94,3 +94,26 @@ def test_delete_repo_takes_progress(client, terminal):
     client.delete_repo("org/doomed", imsure=True, imreallysure=True, progress=False)
     with pytest.raises(zarrlake.RepoNotFoundError):
         client.get_repo("org/doomed")
+
+
+def test_a_big_commit_shows_progress_and_a_small_one_does_not(repo, terminal, monkeypatch):
+    from zarrlake import _core
+
+    seen: list[tuple[int, int]] = []
+    original = ProgressBar.__call__
+
+    def record(self, done, total):
+        seen.append((done, total))
+        original(self, done, total)
+
+    monkeypatch.setattr(ProgressBar, "__call__", record)
+    monkeypatch.setattr(_core, "COMMIT_PROGRESS_REFS", 500)  # "big" for the test's sake
+    arr = zarr.create_array(repo.store, name="a", shape=(2000,), chunks=(1,), dtype="i4", fill_value=0)
+    arr[:] = np.arange(1, 2001, dtype="i4")
+    repo.commit("2,000 chunks")
+    assert seen and seen[-1] == (2000, 2000), seen[-3:]
+    seen.clear()
+    arr = zarr.open_array(repo.store, path="a")
+    arr[:5] = -1
+    repo.commit("five chunks", progress=False)
+    assert seen == []

@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 MAX_MESSAGE_LENGTH = 5000
 SHOWN_KEYS = 10
 
+#: Chunk changes a commit must have before it shows a progress bar.
+COMMIT_PROGRESS_REFS = 100_000
+
 
 def default_author() -> Author:
     name = os.environ.get("ZARRLAKE_AUTHOR_NAME")
@@ -245,10 +248,14 @@ class RepoCore:
 
     # ---- commits ------------------------------------------------------------------------
 
-    def commit(self, message: str, auto_ff: bool = True, checkout_for_writing: bool = True) -> str | None:
+    def commit(
+        self, message: str, auto_ff: bool = True, checkout_for_writing: bool = True, progress: bool = True
+    ) -> str | None:
         _check_message(message)
         pin = self.pin
-        new_id, following, overwritten, problems = pin.native.commit(message, auto_ff, checkout_for_writing)
+        with ProgressBar("Committing", enabled=progress, threshold=COMMIT_PROGRESS_REFS) as bar:
+            report = bar if bar.enabled else None
+            new_id, following, overwritten, problems = pin.native.commit(message, auto_ff, checkout_for_writing, report)
         for problem in problems:
             warnings.warn(problem, UserWarning, stacklevel=3)
         if overwritten:

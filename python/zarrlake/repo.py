@@ -1,9 +1,9 @@
 """AsyncRepo and Repo: the Arraylake-style repository API.
 
-The API is written once, in :class:`_RepoMethods`, over :class:`~zarrlake._core.RepoCore`.
+The API is written once, in ``_RepoMethods``, over ``zarrlake._core.RepoCore``.
 ``Repo`` exposes those methods as they are; ``AsyncRepo`` gets a coroutine of each, with
 the same signature and docstring, that runs it in a worker thread (native calls release
-the GIL) so the event loop never blocks. Data goes through :attr:`store` in both: Zarr
+the GIL) so the event loop never blocks. Data goes through ``store`` in both: Zarr
 drives it, synchronously or natively async.
 """
 
@@ -75,7 +75,7 @@ def _open_native(metastore_db: MetastoreDatabase, chunkstore: Chunkstore) -> tup
 
 
 class _RepoMethods:
-    """Every repo method, once. See :class:`Repo` and :class:`AsyncRepo`."""
+    """Every repo method, once. See ``Repo`` and ``AsyncRepo``."""
 
     _core: RepoCore
 
@@ -122,17 +122,42 @@ class _RepoMethods:
 
     @property
     def repo_name(self) -> str:
+        """The repo's name, ``org/name`` as the client was asked for it."""
         return self._core.name
 
     @property
     def session(self) -> LocalSession:
-        """The current session."""
+        """The current session: a ``LocalWriteSession`` or ``LocalReadSession``.
+
+        Its ``id`` is what other processes join (reading it stores a write session so they
+        can). It does not pickle: hand workers the repo, a store, or the id.
+
+        Raises:
+            NoSessionError: the repo was opened with ``checkout=False`` and nothing was
+                checked out or joined since.
+
+        Example:
+            >>> sid = repo.session.id
+            >>> repo.session.branch, repo.session.base_commit
+            ('main', '6b130ae9bcb3c31f0b78d99d')
+        """
         return self._core.session
 
     def request_counts(self, reset: bool = False) -> dict[str, int]:
-        """Storage requests this handle has made, per kind (``get``, ``put``, ``head``,
-        ``list``, ``delete``): what object storage bills for. A listing counts one request
-        per page of 1,000 keys. With ``reset``, counting starts again from zero."""
+        """Storage requests this handle has made, per kind: what object storage bills for.
+
+        A listing counts one request per page of 1,000 keys.
+
+        Args:
+            reset: start counting again from zero after reading the counts.
+
+        Returns:
+            Requests per kind: ``get``, ``put``, ``head``, ``list`` and ``delete``.
+
+        Example:
+            >>> repo.request_counts(reset=True)
+            {'put': 10, 'head': 43, 'delete': 0, 'get': 21, 'list': 4}
+        """
         counts = self._core.native.request_counts()
         if reset:
             self._core.native.reset_request_counts()
@@ -143,7 +168,15 @@ class _RepoMethods:
         """A Zarr store (zarr-python >= 3, formats 2 and 3) over the current session.
 
         It keeps that session when the repo checks out another ref later, and follows into
-        the next session of the branch after ``commit()``.
+        the next session of the branch after ``commit()``. It pickles: a worker that
+        unpickles it writes into the same session.
+
+        Raises:
+            NoSessionError: no session is checked out.
+
+        Example:
+            >>> ds.to_zarr(repo.store, mode="w", consolidated=False)
+            >>> arr = zarr.open_array(repo.store, path="air", mode="r+")
         """
         from .store import ZarrlakeStore
 
@@ -151,7 +184,18 @@ class _RepoMethods:
 
     @property
     def root_group(self) -> zarr.Group:
-        """The Zarr root group of the current session (created on first write access)."""
+        """The Zarr root group of the current session (created on first write access).
+
+        Opened for writing in a write session on a branch, read-only otherwise.
+
+        Raises:
+            NoSessionError: no session is checked out.
+
+        Example:
+            >>> repo.root_group.create_array("t", shape=(10,), dtype="f4")
+            >>> list(repo.root_group.array_keys())
+            ['t']
+        """
         import zarr
 
         s = self._core.session_native
@@ -167,10 +211,15 @@ class _RepoMethods:
             as_of: open the current branch (or base commit) as it was at this time
                 instead: its last commit made at or before it, read-only. The current
                 session is left as it is.
-            **kwargs: passed to ``xarray.open_zarr``.
+            **kwargs: passed to ``xarray.open_zarr`` (``consolidated=False`` and
+                ``chunks=None`` unless given).
+
+        Returns:
+            The Dataset, its variables loaded on access.
 
         Raises:
             RefNotFoundError: with ``as_of`` before the first commit.
+            NoSessionError: no session is checked out.
 
         Example:
             >>> ds = repo.to_xarray(as_of=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC))
@@ -199,7 +248,15 @@ class _RepoMethods:
     # ---- management ----
 
     def ping(self) -> None:
-        """Check that the repo can be reached."""
+        """Check that the repo can be reached: resolves ``main`` in storage.
+
+        Raises:
+            StorageError: the store cannot be reached.
+            CorruptObjectError: the branch record cannot be read.
+
+        Example:
+            >>> repo.ping()
+        """
         self._core.ping()
 
     def checkout(
@@ -210,19 +267,38 @@ class _RepoMethods:
         expires_in: datetime.timedelta = DEFAULT_SESSION_TIMEOUT,
         as_of: datetime.datetime | None = None,
     ) -> CommitID | None:
-        """Check out a branch, tag or commit id (or join ``session_token``); returns the base commit.
+        """Check out a branch, tag or commit id (or join ``session_token``) as the current session.
 
         At a tag or commit the session is not on a branch: it warns, writes raise
         ReadOnlyError, and commit raises NotOnBranchError. Leaving a session with
         uncommitted changes warns with its id, so it can be rejoined. Stores opened before
-        keep their session.
+        keep their session. A write session is stored in the repo only when needed (its
+        first write, or when its id is handed out), so checking out costs no writes.
 
-        With ``as_of`` (a ``datetime``; naive means UTC), it checks out the last commit of
-        ``ref`` made at or before that time, read-only (time travel by date), and raises
-        RefNotFoundError if ``ref``'s history starts later.
+        Args:
+            ref: a branch, tag or commit id (or a unique prefix of one, 8+ hex characters).
+            session_token: the id of a write session to join instead (as
+                ``join_session``); ``ref`` is then ignored.
+            for_writing: start a write session (on a branch) rather than a read-only one.
+            expires_in: how long a new write session lasts, at most 7 days.
+            as_of: a ``datetime`` (naive means UTC): check out the last commit of ``ref``
+                made at or before that time, read-only (time travel by date).
+
+        Returns:
+            The session's base commit id, or None on a branch without commits.
+
+        Raises:
+            RefNotFoundError: an unknown ref, or ``as_of`` before ``ref``'s first commit.
+            SessionNotFoundError: an unknown ``session_token``.
+            SessionExpiredError: a ``session_token`` that expired, was abandoned or committed.
+            InvalidInputError: both ``as_of`` and ``session_token``, or ``expires_in``
+                beyond 7 days.
 
         Example:
+            >>> repo.checkout("v1")  # warns: not on a branch tip
+            '6b130ae9bcb3c31f0b78d99d'
             >>> repo.checkout("main", as_of=datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC))
+            >>> repo.checkout(session_token=sid)  # rejoin a session
         """
         return self._core.checkout(ref, session_token, for_writing, expires_in, as_of)
 
@@ -233,30 +309,95 @@ class _RepoMethods:
         expires_in: datetime.timedelta = DEFAULT_SESSION_TIMEOUT,
         message: str | None = None,
     ) -> LocalSession:
-        """Create a session at ``ref`` (max expiry 7 days) and make it the current session."""
+        """Create a session at ``ref`` and make it the current session.
+
+        Unlike ``checkout``, a write session is stored in the repo at once, so others can
+        join it by id and ``list_active_sessions`` shows it.
+
+        Args:
+            ref: a branch, tag or commit id (or unique prefix) to start from.
+            for_writing: a write session (on a branch) rather than a read-only one.
+            expires_in: how long the session lasts, at most 7 days.
+            message: a description of the session, shown by ``list_active_sessions``.
+
+        Returns:
+            The new session. Its ``store`` stays bound to it whatever the repo checks out
+            later.
+
+        Raises:
+            RefNotFoundError: an unknown ref.
+            InvalidInputError: ``expires_in`` beyond 7 days, or a message too long.
+
+        Example:
+            >>> old = repo.create_session("v1", for_writing=False)
+            >>> arr = zarr.open_array(old.store, path="air")
+        """
         return self._core.wrap(self._core.create_session(ref, for_writing, expires_in, message))
 
     def join_session(self, session_id: SessionID) -> LocalSession:
         """Join an existing write session by id (from any process) and make it current.
 
-        Raises SessionNotFoundError for an unknown id, or for a session still private to
-        the process that started it (its id was never handed out: reading
-        ``session.id`` or pickling the repo there shares it), and SessionExpiredError for
-        a session that expired, was abandoned or was committed.
+        Every writer of the session writes into the same change set; one ``commit`` (by
+        any of them) commits it all.
+
+        Args:
+            session_id: the id, from ``repo.session.id`` or ``list_active_sessions``.
+
+        Returns:
+            The joined session.
+
+        Raises:
+            SessionNotFoundError: an unknown id, or a session still private to the
+                process that started it (its id was never handed out: reading
+                ``session.id`` or pickling the repo there shares it).
+            SessionExpiredError: the session expired, was abandoned or was committed.
+
+        Example:
+            >>> worker = client.get_repo("climate/era", checkout=False)
+            >>> worker.join_session(sid)
         """
         return self._core.wrap(self._core.join_session(session_id))
 
     def list_active_sessions(self) -> Sequence[SessionInfo]:
-        """Write sessions that can be joined, oldest first: shared (their id was handed
-        out), and not expired, abandoned or committed."""
+        """Write sessions that can be joined, oldest first.
+
+        Returns:
+            A ``SessionInfo`` for each session that is shared (its id was handed out), and
+            not expired, abandoned or committed.
+
+        Example:
+            >>> [s.id for s in repo.list_active_sessions()]
+            ['6b130ae8bcb3c31f0b78d99b']
+        """
         return self._core.list_active_sessions()
 
     def status(self, limit: int = 1000) -> SessionStatus:
-        """Keys the session changed; ``limit=0`` means no limit."""
+        """What the current session changed and has not committed.
+
+        Args:
+            limit: list at most this many keys (it warns when it cuts the list short);
+                0 means no limit.
+
+        Returns:
+            A ``SessionStatus``: ``modified_paths`` lists ``(key, deleted)``, ``nodes``
+            sums them up per group and array, and it prints as a summary.
+
+        Raises:
+            InvalidInputError: a negative ``limit``.
+            NoSessionError: no session is checked out.
+
+        Example:
+            >>> repo.status().modified_paths
+            [('air/c/0', False), ('air/zarr.json', False), ('zarr.json', False)]
+        """
         return self._core.status(limit)
 
     def commit(
-        self, message: str, auto_ff: bool = True, checkout_for_writing: bool = DEFAULT_IS_WRITE_SESSION
+        self,
+        message: str,
+        auto_ff: bool = True,
+        checkout_for_writing: bool = DEFAULT_IS_WRITE_SESSION,
+        progress: bool = True,
     ) -> CommitID | None:
         """Commit the session's changes and start a new session on the same branch.
 
@@ -265,6 +406,8 @@ class _RepoMethods:
             auto_ff: if the branch moved, fast-forward and retry (raising ConflictError on
                 overlapping changes); if False, raise CommitFailedError instead.
             checkout_for_writing: whether the next session is writable.
+            progress: on a terminal, show a progress bar for commits of more than 1e5
+                chunk changes.
 
         Returns:
             The new commit id. With nothing to commit it warns "No changes to commit" and
@@ -272,10 +415,22 @@ class _RepoMethods:
             of the session wrote the same key. Raises ReadOnlyError in a read-only session,
             NotOnBranchError off a branch tip.
         """
-        return self._core.commit(message, auto_ff, checkout_for_writing)
+        return self._core.commit(message, auto_ff, checkout_for_writing, progress)
 
     def fast_forward(self) -> CommitID | None:
-        """Move the session base to the branch tip; raises ConflictError on overlapping changes."""
+        """Move the session's base to its branch's tip, keeping its uncommitted changes.
+
+        Returns:
+            The new base commit id (None on a branch without commits).
+
+        Raises:
+            ConflictError: the branch's new commits changed keys this session changed.
+            NotOnBranchError: the session is not on a branch.
+
+        Example:
+            >>> repo.fast_forward()
+            '6b130ae9bcb3c31f0b78d99d'
+        """
         return self._core.fast_forward()
 
     def commit_log(self, ref: str | CommitID | None = None, limit: int | None = None) -> CommitLog:
@@ -284,38 +439,134 @@ class _RepoMethods:
         Args:
             ref: a branch, tag or commit id (or a unique prefix of one, 8+ hex characters).
             limit: at most this many commits; None for all.
+
+        Returns:
+            A ``CommitLog``: a sequence of ``Commit`` (``len()``, indexing and iteration
+            work) that prints as a short log.
+
+        Raises:
+            RefNotFoundError: an unknown ref.
+            InvalidInputError: a negative ``limit``.
+
+        Example:
+            >>> for c in repo.commit_log("main", limit=5):
+            ...     print(c.short_id, c.message)
         """
         return self._core.commit_log(ref, limit)
 
     def commit_data(self, refresh: bool = False) -> CommitData:
-        """All commits reachable from the session, branches and tags."""
+        """All commits reachable from the session, the branches and the tags.
+
+        Args:
+            refresh: accepted for compatibility with Arraylake; the data is always read
+                fresh.
+
+        Returns:
+            A ``CommitData`` with ``commits`` by id, and the commit of each branch and tag.
+
+        Example:
+            >>> data = repo.commit_data()
+            >>> data.commits[data.branches["main"]].message
+            'Import air temperature'
+        """
         return self._core.commit_data(refresh)
 
     def new_branch(self, branch_name: str) -> None:
         """Create a branch at the session's base commit and switch the session to it.
 
-        Names may contain ``/`` (``feature/x``); names that look like commit ids are refused.
+        The branch exists at once; the session's uncommitted changes stay in the session
+        and go to the new branch when it commits.
+
+        Args:
+            branch_name: the new branch's name. Names may contain ``/`` (``feature/x``);
+                names that look like commit ids (8 to 24 hex characters) are refused.
+
+        Raises:
+            RefExistsError: the name is taken.
+            InvalidNameError: a bad name.
+
+        Example:
+            >>> repo.new_branch("bias-fix")
         """
         self._core.new_branch(branch_name)
 
     def delete_branch(self, branch: str) -> None:
-        """Delete a branch (never ``main``)."""
+        """Delete a branch (never ``main``).
+
+        Its commits stay readable by id until ``garbage_collect`` removes those no other
+        branch or tag reaches.
+
+        Args:
+            branch: the branch to delete.
+
+        Raises:
+            RefNotFoundError: no such branch.
+            InvalidInputError: ``main``, or the branch this handle has checked out.
+
+        Example:
+            >>> repo.delete_branch("bias-fix")
+        """
         self._core.delete_branch(branch)
 
     def tag(self, tag_name: str, commit_id: str | CommitID | None = None, message: str | None = None) -> Tag:
-        """Tag a commit (default: the session's base commit). Tags are immutable."""
+        """Tag a commit (default: the session's base commit). Tags are immutable.
+
+        Args:
+            tag_name: the tag's name.
+            commit_id: a commit id, branch or tag to tag; the session's base when None.
+            message: an optional message, kept with the tag.
+
+        Returns:
+            The new ``Tag``, with the author recorded on it.
+
+        Raises:
+            RefExistsError: the name is taken.
+            InvalidNameError: a bad name.
+            InvalidInputError: nothing to tag (no commits yet).
+            RefNotFoundError: an unknown ``commit_id``.
+
+        Example:
+            >>> repo.tag("v1.1", message="bias fixed")
+            Tag(id='v1.1', commit_id='6b130ae9bcb3c31f0b78d99d', message='bias fixed', ...)
+        """
         return self._core.tag(tag_name, commit_id, message)
 
     def delete_tag(self, tag_name: str) -> None:
-        """Delete a tag."""
+        """Delete a tag. The commit it named stays readable by id.
+
+        Args:
+            tag_name: the tag to delete.
+
+        Raises:
+            RefNotFoundError: no such tag.
+
+        Example:
+            >>> repo.delete_tag("v1.1")
+        """
         self._core.delete_tag(tag_name)
 
     def tags(self) -> list[str]:
-        """Tag names."""
+        """The names of the repo's tags.
+
+        Returns:
+            Tag names, sorted.
+
+        Example:
+            >>> repo.tags()
+            ['v1', 'v1.1']
+        """
         return self._core.tags()
 
     def branches(self) -> list[str]:
-        """Branch names."""
+        """The names of the repo's branches.
+
+        Returns:
+            Branch names, sorted.
+
+        Example:
+            >>> repo.branches()
+            ['bias-fix', 'main']
+        """
         return self._core.branches()
 
     # ---- history and maintenance ----
@@ -333,9 +584,8 @@ class _RepoMethods:
             chunk_keys: also list the keys of the chunks added, changed and deleted.
 
         Returns:
-            A :class:`~zarrlake.diff.Diff`: per node, whether it was added, deleted or
-            modified, its metadata documents before and after, and counts of chunks
-            added, changed and deleted.
+            A ``Diff``: per node, whether it was added, deleted or modified, its metadata
+            documents before and after, and counts of chunks added, changed and deleted.
 
         Raises:
             RefNotFoundError: for an unknown ref.
@@ -351,7 +601,8 @@ class _RepoMethods:
         """Point ``branch`` at any commit: older, newer, or on another line.
 
         Nothing is deleted: commits the branch no longer reaches stay readable by id until
-        :meth:`garbage_collect` removes them.
+        ``garbage_collect`` removes them. A session of this handle on the branch, with
+        nothing uncommitted, moves along to the new tip.
 
         Args:
             branch: the branch to move.
@@ -380,6 +631,9 @@ class _RepoMethods:
             since: an ancestor of the branch tip; it becomes the new commit's parent.
             message: the new commit's message.
 
+        Returns:
+            The new commit's id.
+
         Raises:
             RefMovedError: the branch moved while squashing; nothing changed.
             InvalidInputError: ``since`` is not an ancestor of the branch, or a write
@@ -396,7 +650,15 @@ class _RepoMethods:
         Commits made before the cutoff (``older_than`` ago, or at a ``datetime``) stop
         being reachable as history; every branch tip and every tag is kept, with whatever
         history newer than the cutoff leads to it. Commit ids do not change. Run
-        :meth:`garbage_collect` afterwards to reclaim their objects.
+        ``garbage_collect`` afterwards to reclaim their objects.
+
+        Args:
+            older_than: an age (``timedelta``: that long ago) or a time (``datetime``;
+                naive means UTC).
+
+        Returns:
+            An ``ExpiryResult``: the commits that expired, and those that became the
+            oldest of their line.
 
         Raises:
             InvalidInputError: a cutoff in the future, or a write session based on a
@@ -434,7 +696,11 @@ class _RepoMethods:
                 objects deleted.
 
         Returns:
-            A :class:`~zarrlake.maintenance.GCReport` with objects and bytes per kind.
+            A ``GCReport`` with objects and bytes per kind.
+
+        Raises:
+            InvalidInputError: a negative ``older_than``.
+            TypeError: ``older_than`` is not a ``timedelta``.
 
         Example:
             >>> repo.garbage_collect(dry_run=True)
@@ -450,8 +716,19 @@ class _RepoMethods:
         Args:
             prefix: show only the nodes under this group path.
             depth: levels below ``prefix`` to show.
-            filter: a JMESPath query over node attributes (see :meth:`filter_metadata`);
+            filter: a JMESPath query over node attributes (see ``filter_metadata``);
                 matching nodes are shown with their parents.
+
+        Returns:
+            A ``TreeView`` of the groups and arrays.
+
+        Raises:
+            InvalidInputError: a malformed ``filter``.
+
+        Example:
+            >>> print(repo.tree())
+            /
+            └── air (48, 90) float32
         """
         from .metadata import build_tree
 
@@ -460,9 +737,20 @@ class _RepoMethods:
     def filter_metadata(self, filter: str) -> list[str]:
         """Paths of groups and arrays whose attributes match a JMESPath query.
 
-        The query is evaluated against each node's user attributes (``{}`` for a node
-        without any), e.g. ``"flags[0].spec[0] == 'a'"`` or ``'number >= `3` && number <= `15`'``.
-        A malformed query raises InvalidInputError with the parser's message.
+        Args:
+            filter: a JMESPath expression, evaluated against each node's user attributes
+                (``{}`` for a node without any), e.g. ``"units == 'degK'"``,
+                ``"flags[0].spec[0] == 'a'"`` or ``'number >= `3` && number <= `15`'``.
+
+        Returns:
+            The paths of the matching nodes, sorted.
+
+        Raises:
+            InvalidInputError: a malformed query, with the parser's message.
+
+        Example:
+            >>> repo.filter_metadata("units == 'degK'")
+            ['air']
         """
         from .metadata import filter_metadata
 
@@ -568,20 +856,35 @@ def _as_coroutine(fn: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, A
 class AsyncRepo(_RepoMethods):
     """Asynchronous interface to a zarrlake repo.
 
-    Zarr itself is synchronous, so data goes through :attr:`store`; every other method is
-    a coroutine with the same signature as its :class:`Repo` counterpart.
+    Data goes through ``store``, which is natively async (``repo_name``, ``session``,
+    ``store``, ``root_group``, ``request_counts`` and ``to_xarray`` are the same as on
+    ``Repo``); every other method is a coroutine with the same signature as its ``Repo``
+    counterpart, run in a worker thread so the event loop never blocks. Its write
+    sessions' ``update_expiration`` and ``abandon`` are coroutines too.
+
+    Usually made by ``AsyncClient``; the constructor opens (or creates) a repo at explicit
+    locations.
+
+    Args:
+        metastore_db: where the repo's metadata lives.
+        chunkstore: where its chunks live: the same location, or another bucket or
+            prefix (recorded in the repo when it is created).
+        name: the repo's name, for display.
+        author: name and email recorded on commits.
+
+    Raises:
+        InvalidInputError: an existing repo keeps its chunks elsewhere than ``chunkstore``.
+        StorageError: the location cannot be reached.
+
+    Example:
+        >>> client = zarrlake.AsyncClient("/data/lake")
+        >>> repo = await client.get_or_create_repo("climate/era")
+        >>> ds.to_zarr(repo.store, mode="w", consolidated=False)
+        >>> await repo.commit("Import air temperature")
     """
 
     def __init__(self, metastore_db: MetastoreDatabase, chunkstore: Chunkstore, name: str, author: Author) -> None:
-        """Create a repo handle; call :meth:`checkout` before using it.
-
-        Args:
-            metastore_db: where the repo's metadata lives.
-            chunkstore: where its chunks live: the same location, or another bucket or
-                prefix (recorded in the repo when it is created).
-            name: the repo's name, for display.
-            author: name and email recorded on commits.
-        """
+        """Create a repo handle with no session; call ``checkout`` before using it."""
         native, open_args = _open_native(metastore_db, chunkstore)
         self._core = RepoCore(native, name, author, async_sessions=True, open_args=open_args)
 
@@ -600,10 +903,24 @@ for _name in ASYNC_METHODS:
 
 
 class Repo(_RepoMethods):
-    """Synchronous interface to a zarrlake repo. Wraps an :class:`AsyncRepo`."""
+    """Synchronous interface to a zarrlake repo: sessions, commits, refs and history.
+
+    Usually made by ``Client.get_repo``, ``create_repo`` or ``get_or_create_repo``, or by
+    ``Repo.from_metastore_and_chunkstore``. Data goes through ``store`` (zarr-python or
+    xarray). A pickled repo joins its session when unpickled, in any process.
+
+    Args:
+        arepo: the ``AsyncRepo`` to wrap; both share one state.
+
+    Example:
+        >>> repo = zarrlake.Client("/data/lake").get_or_create_repo("climate/era")
+        >>> ds.to_zarr(repo.store, mode="w", consolidated=False)
+        >>> repo.commit("Import air temperature")
+        '6b130ae9bcb3c31f0b78d99d'
+    """
 
     def __init__(self, arepo: AsyncRepo) -> None:
-        """Initialize a Repo from an AsyncRepo (they share state)."""
+        """Wrap an AsyncRepo; they share state, and its sessions become synchronous."""
         self._arepo = arepo
         self._core = arepo._core
         self._core.async_sessions = False
@@ -612,7 +929,33 @@ class Repo(_RepoMethods):
     def from_metastore_and_chunkstore(
         cls, metastore_db: MetastoreDatabase, chunkstore: Chunkstore, name: str, author: Author
     ) -> Repo:
-        """Open (or create) the repo at the given location and check out ``main`` for writing."""
+        """Open (or create) the repo at explicit locations and check out ``main`` for writing.
+
+        As in Arraylake, the chunks may live in another bucket or prefix than the
+        metadata. A new repo records its chunk location, so every opener finds it.
+
+        Args:
+            metastore_db: where the repo's metadata lives.
+            chunkstore: where its chunks live (the metastore's location for the same).
+            name: the repo's name, for display.
+            author: name and email recorded on commits.
+
+        Returns:
+            The repo, with a write session on ``main``.
+
+        Raises:
+            InvalidInputError: an existing repo keeps its chunks elsewhere than
+                ``chunkstore``, or a bad storage option.
+            StorageError: the location cannot be reached.
+
+        Example:
+            >>> repo = zarrlake.Repo.from_metastore_and_chunkstore(
+            ...     zarrlake.MetastoreDatabase("s3://meta-bucket/lakes/era5"),
+            ...     zarrlake.Chunkstore("s3://chunk-bucket/era5"),
+            ...     name="climate/era5",
+            ...     author=zarrlake.Author("Ada", "ada@example.org"),
+            ... )
+        """
         repo = cls(AsyncRepo(metastore_db, chunkstore, name, author))
         repo.checkout()
         return repo

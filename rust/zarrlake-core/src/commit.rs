@@ -164,6 +164,9 @@ async fn collect_manifests(
     Ok((pieces, held))
 }
 
+/// `progress(done, total)`: chunk changes merged into manifests so far, of all of them.
+pub type CommitProgress<'a> = dyn Fn(u64, u64) + Send + Sync + 'a;
+
 /// A new snapshot and the manifests it names that are not stored yet.
 pub struct SnapshotPlan {
     pub snapshot: Snapshot,
@@ -175,7 +178,12 @@ pub struct SnapshotPlan {
 /// `MANIFESTS_HELD` new manifests are returned to be stored together with the snapshot
 /// and the commit, in one round of requests (nothing names them until the ref moves);
 /// more than that are stored here, as they are built.
-pub async fn build_snapshot(repo: &Repository, base: &Snapshot, changes: &Staged) -> Result<SnapshotPlan> {
+pub async fn build_snapshot(
+    repo: &Repository,
+    base: &Snapshot,
+    changes: &Staged,
+    progress: &CommitProgress<'_>,
+) -> Result<SnapshotPlan> {
     let mut metadata = base.metadata.clone();
     for (k, v) in &changes.metadata {
         match v {
@@ -189,15 +197,27 @@ pub async fn build_snapshot(repo: &Repository, base: &Snapshot, changes: &Staged
     }
     let groups = groups(base, &changes.changes);
     let touched: std::collections::HashSet<usize> = groups.iter().filter_map(|g| g.piece).collect();
+    let total: u64 = groups.iter().map(|g| g.count as u64).sum();
+    let done = std::sync::atomic::AtomicU64::new(0);
     let (tx, rx) = mpsc::channel(MANIFEST_WRITE_CONCURRENCY);
-    let produce = async move {
+    let produce = async {
         futures::stream::iter(groups.into_iter().map(|g| {
             let id = g.piece.map(|i| base.manifests[i].id);
-            build_group(repo.clone(), id, changes.changes.clone(), g, tx.clone())
+            let (count, tx, done) = (g.count as u64, tx.clone(), &done);
+            async move {
+                build_group(repo.clone(), id, changes.changes.clone(), g, tx).await?;
+                progress(
+                    done.fetch_add(count, std::sync::atomic::Ordering::Relaxed) + count,
+                    total,
+                );
+                Ok::<_, Error>(())
+            }
         }))
         .buffer_unordered(MANIFEST_READ_CONCURRENCY)
         .try_collect::<Vec<()>>()
-        .await
+        .await?;
+        drop(tx); // the collector ends once every sender is gone
+        Ok::<_, Error>(())
     };
     let (_, (new_pieces, new_manifests)) = futures::try_join!(produce, collect_manifests(repo, rx))?;
     let mut manifests: Vec<ManifestPiece> = base
@@ -337,6 +357,16 @@ impl Session {
 
     /// Commits the session, and reports what it did.
     pub async fn commit_outcome(&self, message: &str, auto_ff: bool) -> Result<CommitOutcome> {
+        self.commit_outcome_with(message, auto_ff, &|_, _| {}).await
+    }
+
+    /// [`Session::commit_outcome`], calling `progress` as chunk changes are merged.
+    pub async fn commit_outcome_with(
+        &self,
+        message: &str,
+        auto_ff: bool,
+        progress: &CommitProgress<'_>,
+    ) -> Result<CommitOutcome> {
         let branch = self.branch_or_err("Commit")?;
         self.check_writable()?;
         if !self.is_stored() {
@@ -356,7 +386,7 @@ impl Session {
                 return Err(e);
             }
         }
-        let result = self.commit_sealed(&branch, message, auto_ff, shared).await;
+        let result = self.commit_sealed(&branch, message, auto_ff, shared, progress).await;
         match result {
             Ok(mut outcome) => {
                 let Some(id) = outcome.commit else {
@@ -404,8 +434,9 @@ impl Session {
         message: &str,
         auto_ff: bool,
         next_for_writing: bool,
+        progress: &CommitProgress<'_>,
     ) -> Result<(CommitOutcome, Option<Session>)> {
-        let mut outcome = self.commit_outcome(message, auto_ff).await?;
+        let mut outcome = self.commit_outcome_with(message, auto_ff, progress).await?;
         let Some(id) = outcome.commit else {
             return Ok((outcome, None));
         };
@@ -435,7 +466,14 @@ impl Session {
         }
     }
 
-    async fn commit_sealed(&self, branch: &str, message: &str, auto_ff: bool, shared: bool) -> Result<CommitOutcome> {
+    async fn commit_sealed(
+        &self,
+        branch: &str,
+        message: &str,
+        auto_ff: bool,
+        shared: bool,
+        progress: &CommitProgress<'_>,
+    ) -> Result<CommitOutcome> {
         let repo = self.repo().clone();
         // The tip as last seen here: the ref put below fails if the branch moved since,
         // and only then is the tip searched. Other writers' fragments are read at the same
@@ -479,7 +517,7 @@ impl Session {
                 base = tip;
                 base_snap = repo.snapshot_of(tip).await?;
             }
-            let plan = build_snapshot(&repo, &base_snap, &staged).await?;
+            let plan = build_snapshot(&repo, &base_snap, &staged, progress).await?;
             let snap_id = ObjectId::new();
             let author = self.author();
             let commit = Commit {

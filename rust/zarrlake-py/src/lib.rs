@@ -6,6 +6,7 @@ mod buffer;
 mod convert;
 mod engine;
 mod errors;
+mod progress;
 mod repository;
 mod runtime;
 mod session;

@@ -11,6 +11,7 @@ use crate::convert::{
     commit_dict, diff_tuples, opt_id, parse_id, session_info_tuple, CommitDict, NodeDiffTuple, SessionInfoTuple,
 };
 use crate::errors::PyCoreError;
+use crate::progress::{notify, Throttle};
 
 /// ({kind: (objects, bytes)}, unreachable objects kept as young, incremental)
 type GcTuple = (HashMap<String, (u64, u64)>, u64, bool);
@@ -403,41 +404,5 @@ impl PyRepository {
 
     fn __repr__(&self) -> String {
         format!("<zarrlake._native.Repository {}>", self.0.location())
-    }
-}
-
-/// Lets progress through to Python at most every 50 ms (each call takes the GIL), and
-/// always at the end of a phase and when a new one starts.
-#[derive(Default)]
-struct Throttle(std::sync::Mutex<Option<(String, std::time::Instant)>>);
-
-impl Throttle {
-    const EVERY: std::time::Duration = std::time::Duration::from_millis(50);
-
-    fn due(&self, phase: &str, last: bool) -> bool {
-        let Ok(mut seen) = self.0.lock() else {
-            return false;
-        };
-        let now = std::time::Instant::now();
-        let due = match &*seen {
-            Some((p, at)) => last || p != phase || now.duration_since(*at) >= Self::EVERY,
-            None => true,
-        };
-        if due {
-            *seen = Some((phase.to_string(), now));
-        }
-        due
-    }
-}
-
-/// Calls a Python progress callback from a runtime thread. A failing display must not
-/// stop the work it shows: its error is reported as unraisable and the work goes on.
-fn notify(cb: &Option<Py<PyAny>>, call: impl FnOnce(Python<'_>, &Py<PyAny>) -> PyResult<Py<PyAny>>) {
-    if let Some(cb) = cb {
-        Python::attach(|py| {
-            if let Err(e) = call(py, cb) {
-                e.write_unraisable(py, None);
-            }
-        });
     }
 }

@@ -10,6 +10,7 @@ use zarrlake_core::{ChunkRef, Session};
 use crate::awaitable::awaitable;
 use crate::buffer::PyBufferBytes;
 use crate::convert::{opt_id, to_range, RangeArg};
+use crate::progress::{notify, Throttle};
 use crate::runtime::block;
 
 #[pyclass(name = "Session", module = "zarrlake._native", frozen, skip_from_py_object)]
@@ -274,8 +275,26 @@ impl PySession {
     /// (new commit id or None when there was nothing to commit, the next session on the
     /// branch or None, keys several writers wrote with different values, bookkeeping
     /// failures after the commit landed)
-    fn commit(&self, py: Python<'_>, message: String, auto_ff: bool, next_for_writing: bool) -> PyResult<CommitResult> {
-        let (outcome, next) = block(py, self.0.commit_and_continue(&message, auto_ff, next_for_writing))?;
+    /// `progress(done, total)` follows the chunk changes merged into manifests.
+    #[pyo3(signature = (message, auto_ff, next_for_writing, progress=None))]
+    fn commit(
+        &self,
+        py: Python<'_>,
+        message: String,
+        auto_ff: bool,
+        next_for_writing: bool,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<CommitResult> {
+        let throttle = Throttle::default();
+        let report = move |done: u64, total: u64| {
+            if progress.is_some() && throttle.due("", done == total) {
+                notify(&progress, |py, cb| cb.call1(py, (done, total)));
+            }
+        };
+        let (outcome, next) = block(
+            py,
+            self.0.commit_and_continue(&message, auto_ff, next_for_writing, &report),
+        )?;
         Ok((
             opt_id(outcome.commit),
             next.map(PySession),

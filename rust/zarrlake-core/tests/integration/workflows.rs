@@ -182,19 +182,38 @@ async fn commit_and_continue_starts_the_next_session_at_the_new_commit() {
     let repo = new_repo().await;
     let s = write_session(&repo, "main").await;
     // Nothing written: nothing committed, no next session, and nothing stored.
-    let (outcome, next) = s.commit_and_continue("empty", true, true).await.unwrap();
+    let (outcome, next) = s.commit_and_continue("empty", true, true, &|_, _| {}).await.unwrap();
     assert_eq!((outcome.commit, next.is_none()), (None, true));
     assert!(repo.list_active_sessions().await.unwrap().is_empty());
     s.set("k", Bytes::from_static(b"v")).await.unwrap();
-    let (outcome, next) = s.commit_and_continue("one", true, true).await.unwrap();
+    let (outcome, next) = s.commit_and_continue("one", true, true, &|_, _| {}).await.unwrap();
     let next = next.unwrap();
     assert_eq!(next.base_commit(), outcome.commit);
     assert_eq!(next.branch().as_deref(), Some("main"));
     assert!(!next.is_stored() && next.writable());
     assert_eq!(get(&next, "k").await.unwrap(), Bytes::from_static(b"v"));
     assert_eq!(s.set("k", Bytes::new()).await.unwrap_err().kind(), "session_expired");
-    let (_, read) = next.commit_and_continue("none", true, false).await.unwrap();
+    let (_, read) = next.commit_and_continue("none", true, false, &|_, _| {}).await.unwrap();
     assert!(read.is_none());
+}
+
+#[tokio::test]
+async fn commit_progress_counts_every_chunk_change() {
+    let repo = new_repo().await;
+    let s = write_session(&repo, "main").await;
+    // 40,000 keys: more than one manifest's worth, so several pieces report.
+    let items = (0..40_000)
+        .map(|i| (format!("a/c/{i}"), Bytes::from(vec![1u8; 8])))
+        .collect();
+    s.set_many(items).await.unwrap();
+    s.set("a/zarr.json", Bytes::from_static(b"{}")).await.unwrap();
+    let seen = std::sync::Mutex::new(Vec::new());
+    let record = |done: u64, total: u64| seen.lock().unwrap().push((done, total));
+    let (outcome, _) = s.commit_and_continue("many", true, true, &record).await.unwrap();
+    assert!(outcome.commit.is_some());
+    let seen = seen.into_inner().unwrap();
+    assert_eq!(seen.last(), Some(&(40_000, 40_000)), "{seen:?}");
+    assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "{seen:?}");
 }
 
 #[tokio::test]
