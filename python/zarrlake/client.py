@@ -18,12 +18,24 @@ from .types import Author
 
 
 def default_root() -> str:
+    """The root a client uses when given none.
+
+    Returns:
+        ``$ZARRLAKE_ROOT`` if set, else ``~/.zarrlake``.
+
+    Example:
+        >>> default_root()
+        '/home/ada/.zarrlake'
+    """
     return os.environ.get("ZARRLAKE_ROOT") or str(Path.home() / ".zarrlake")
 
 
 class AsyncClient:
     """Repos under a root: a local directory, ``file://``, ``memory://``, or a bucket
     prefix on object storage (``s3://bucket/prefix``, ``gs://...``, ``az://container/...``).
+
+    The same methods as ``Client``, as coroutines that return ``AsyncRepo``; repos live
+    at ``<root>/<org>/<name>``.
 
     Args:
         root: where repos live; ``$ZARRLAKE_ROOT`` or ``~/.zarrlake`` when None.
@@ -35,7 +47,15 @@ class AsyncClient:
             (``endpoint``, ``region``, ``access_key_id``, ``allow_http``, ...), plus
             ``max_concurrency`` (requests in flight, default 64). Anything not given comes
             from the standard environment (``AWS_*``, ``GOOGLE_*``, ``AZURE_*``). Never
-            written into a repo; see docs/storage.md.
+            written into a repo; see the storage how-to.
+
+    Raises:
+        InvalidInputError: an unknown scheme or storage option, or an option given for a
+            local or ``memory://`` root.
+
+    Example:
+        >>> client = zarrlake.AsyncClient("s3://my-bucket/lakes")
+        >>> repo = await client.get_or_create_repo("climate/era5")
     """
 
     def __init__(
@@ -116,57 +136,235 @@ class AsyncClient:
                 raise RepoNotFoundError(f"Repo '{name}' not found in {self.root}") from None
 
     async def create_repo(self, name: str) -> AsyncRepo:
-        """Create a repo and check out ``main`` for writing. RepoExistsError if it exists."""
+        """Create a repo and check out ``main`` for writing.
+
+        Args:
+            name: ``org/name``: each part 2 to 100 letters, digits, ``.``, ``_`` or ``-``,
+                starting with a letter, digit or ``_``.
+
+        Returns:
+            The new repo, with a write session on ``main``.
+
+        Raises:
+            RepoExistsError: a repo of that name exists.
+            InvalidNameError: a bad name.
+            UnsupportedStorageError: object storage without conditional writes.
+
+        Example:
+            >>> repo = await client.create_repo("climate/era")
+        """
         import asyncio
 
         return AsyncRepo._from_core(await asyncio.to_thread(self._create, name, True))
 
     async def get_repo(self, name: str, *, checkout: bool = True, read_only: bool = False) -> AsyncRepo:
-        """Open a repo; with ``checkout`` start a session on ``main``. RepoNotFoundError if missing."""
+        """Open a repo; with ``checkout``, start a session on ``main``.
+
+        Args:
+            name: ``org/name``.
+            checkout: check out ``main``; without it the repo has no session until
+                ``checkout`` or ``join_session`` (the way workers join a session by id).
+            read_only: check out ``main`` read-only.
+
+        Returns:
+            The repo.
+
+        Raises:
+            RepoNotFoundError: no repo of that name.
+            InvalidNameError: a bad name.
+
+        Example:
+            >>> repo = await client.get_repo("climate/era", read_only=True)
+            >>> worker = await client.get_repo("climate/era", checkout=False)
+        """
         import asyncio
 
         return AsyncRepo._from_core(await asyncio.to_thread(self._get, name, checkout, read_only, True))
 
     async def get_or_create_repo(self, name: str, *, checkout: bool = True) -> AsyncRepo:
-        """Open the repo, creating it first if needed."""
+        """Open the repo, creating it first if needed (also when another process races to).
+
+        Args:
+            name: ``org/name``.
+            checkout: check out ``main`` for writing.
+
+        Returns:
+            The repo.
+
+        Raises:
+            InvalidNameError: a bad name.
+
+        Example:
+            >>> repo = await client.get_or_create_repo("climate/era")
+        """
         import asyncio
 
         return AsyncRepo._from_core(await asyncio.to_thread(self._get_or_create, name, checkout, True))
 
     async def list_repos(self, org: str) -> list[str]:
-        """Names (``org/name``) of the repos of an org, sorted."""
+        """Names of the repos of an org.
+
+        Args:
+            org: the org, the first part of ``org/name``.
+
+        Returns:
+            ``org/name`` of each repo, sorted.
+
+        Raises:
+            InvalidNameError: a bad org name.
+
+        Example:
+            >>> await client.list_repos("climate")
+            ['climate/era', 'climate/grid']
+        """
         return self._list(org)
 
     async def delete_repo(
         self, name: str, *, imsure: bool = False, imreallysure: bool = False, progress: bool = True
     ) -> None:
-        """Delete a repo and all its data. Both flags must be True."""
+        """Delete a repo and all its data, its chunk location's included.
+
+        Args:
+            name: ``org/name``.
+            imsure: must be True.
+            imreallysure: must be True as well.
+            progress: show a progress bar on a terminal while objects are deleted.
+
+        Raises:
+            InvalidInputError: a flag is not True.
+            RepoNotFoundError: no repo of that name.
+
+        Example:
+            >>> await client.delete_repo("climate/era", imsure=True, imreallysure=True)
+        """
         import asyncio
 
         await asyncio.to_thread(self._delete, name, imsure, imreallysure, progress)
 
 
 class Client(AsyncClient):
-    """Synchronous client: the same methods as :class:`AsyncClient`, returning :class:`Repo`."""
+    """Finds, creates, lists and deletes repos under one root.
+
+    A root is a local directory, ``file://``, ``memory://``, or a bucket prefix on object
+    storage (``s3://bucket/prefix``, ``gs://...``, ``az://container/...``); repos live at
+    ``<root>/<org>/<name>``. ``AsyncClient`` has the same methods as coroutines.
+
+    Args:
+        root: where repos live; ``$ZARRLAKE_ROOT`` or ``~/.zarrlake`` when None.
+        author: recorded on commits; from ``$ZARRLAKE_AUTHOR_NAME`` and
+            ``$ZARRLAKE_AUTHOR_EMAIL`` (the login name and no email when unset) when None.
+        allow_virtual: URL prefixes virtual chunks may be read from, on top of each repo's
+            own (e.g. ``["s3://bucket/"]``; local files only when named, e.g. ``["file:///data/"]``).
+        storage_options: options of the object store client, as object_store names them
+            (``endpoint``, ``region``, ``access_key_id``, ``allow_http``, ...), plus
+            ``max_concurrency`` (requests in flight, default 64). Anything not given comes
+            from the standard environment (``AWS_*``, ``GOOGLE_*``, ``AZURE_*``). Never
+            written into a repo.
+
+    Raises:
+        InvalidInputError: an unknown scheme or storage option, or an option given for a
+            local or ``memory://`` root.
+
+    Example:
+        >>> client = zarrlake.Client("/data/lake", author=zarrlake.Author("Ada", "ada@example.org"))
+        >>> repo = client.get_or_create_repo("climate/era")
+        >>> s3 = zarrlake.Client("s3://my-bucket/lakes", storage_options={"region": "eu-west-1"})
+    """
 
     def create_repo(self, name: str) -> Repo:  # type: ignore[override]
-        """Create a repo and check out ``main`` for writing. RepoExistsError if it exists."""
+        """Create a repo and check out ``main`` for writing.
+
+        Args:
+            name: ``org/name``: each part 2 to 100 letters, digits, ``.``, ``_`` or ``-``,
+                starting with a letter, digit or ``_``.
+
+        Returns:
+            The new repo, with a write session on ``main``.
+
+        Raises:
+            RepoExistsError: a repo of that name exists.
+            InvalidNameError: a bad name.
+            UnsupportedStorageError: object storage without conditional writes.
+
+        Example:
+            >>> repo = client.create_repo("climate/era")
+        """
         return Repo(AsyncRepo._from_core(self._create(name, False)))
 
     def get_repo(self, name: str, *, checkout: bool = True, read_only: bool = False) -> Repo:  # type: ignore[override]
-        """Open a repo; with ``checkout`` start a session on ``main``. RepoNotFoundError if missing."""
+        """Open a repo; with ``checkout``, start a session on ``main``.
+
+        Args:
+            name: ``org/name``.
+            checkout: check out ``main``; without it the repo has no session until
+                ``checkout`` or ``join_session`` (the way workers join a session by id).
+            read_only: check out ``main`` read-only.
+
+        Returns:
+            The repo.
+
+        Raises:
+            RepoNotFoundError: no repo of that name.
+            InvalidNameError: a bad name.
+
+        Example:
+            >>> repo = client.get_repo("climate/era", read_only=True)
+            >>> worker = client.get_repo("climate/era", checkout=False)
+        """
         return Repo(AsyncRepo._from_core(self._get(name, checkout, read_only, False)))
 
     def get_or_create_repo(self, name: str, *, checkout: bool = True) -> Repo:  # type: ignore[override]
-        """Open the repo, creating it first if needed."""
+        """Open the repo, creating it first if needed (also when another process races to).
+
+        Args:
+            name: ``org/name``.
+            checkout: check out ``main`` for writing.
+
+        Returns:
+            The repo.
+
+        Raises:
+            InvalidNameError: a bad name.
+
+        Example:
+            >>> repo = client.get_or_create_repo("climate/era")
+        """
         return Repo(AsyncRepo._from_core(self._get_or_create(name, checkout, False)))
 
     def list_repos(self, org: str) -> list[str]:  # type: ignore[override]
-        """Names (``org/name``) of the repos of an org, sorted."""
+        """Names of the repos of an org.
+
+        Args:
+            org: the org, the first part of ``org/name``.
+
+        Returns:
+            ``org/name`` of each repo, sorted.
+
+        Raises:
+            InvalidNameError: a bad org name.
+
+        Example:
+            >>> client.list_repos("climate")
+            ['climate/era', 'climate/grid']
+        """
         return self._list(org)
 
     def delete_repo(  # type: ignore[override]
         self, name: str, *, imsure: bool = False, imreallysure: bool = False, progress: bool = True
     ) -> None:
-        """Delete a repo and all its data. Both flags must be True."""
+        """Delete a repo and all its data, its chunk location's included.
+
+        Args:
+            name: ``org/name``.
+            imsure: must be True.
+            imreallysure: must be True as well.
+            progress: show a progress bar on a terminal while objects are deleted.
+
+        Raises:
+            InvalidInputError: a flag is not True.
+            RepoNotFoundError: no repo of that name.
+
+        Example:
+            >>> client.delete_repo("climate/era", imsure=True, imreallysure=True)
+        """
         self._delete(name, imsure, imreallysure, progress)

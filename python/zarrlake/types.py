@@ -24,11 +24,37 @@ DEFAULT_IS_WRITE_SESSION = True
 
 
 def from_micros(us: int) -> datetime.datetime:
+    """A UTC ``datetime`` from microseconds since the Unix epoch.
+
+    Args:
+        us: microseconds since 1970-01-01 UTC.
+
+    Returns:
+        The time, timezone-aware (UTC).
+
+    Example:
+        >>> from_micros(1_732_400_000_000_000)
+        datetime.datetime(2024, 11, 23, 22, 13, 20, tzinfo=datetime.timezone.utc)
+    """
     return datetime.datetime.fromtimestamp(us / 1_000_000, tz=datetime.UTC)
 
 
 def to_micros(td: datetime.timedelta) -> int:
-    """Converts an expiry; its limits are checked by the core."""
+    """Microseconds of a session expiry; its limits are checked by the core.
+
+    Args:
+        td: the expiry.
+
+    Returns:
+        ``td`` in whole microseconds.
+
+    Raises:
+        TypeError: ``td`` is not a ``timedelta``.
+
+    Example:
+        >>> to_micros(datetime.timedelta(seconds=1))
+        1000000
+    """
     if not isinstance(td, datetime.timedelta):
         raise TypeError(f"expires_in must be a datetime.timedelta, got {type(td).__name__}")
     return (td.days * 86_400 + td.seconds) * 1_000_000 + td.microseconds
@@ -36,20 +62,47 @@ def to_micros(td: datetime.timedelta) -> int:
 
 @dataclass(frozen=True)
 class Author:
-    """Who commits: name and email, recorded on every commit and tag."""
+    """Who commits: name and email, recorded on every commit and tag.
+
+    A client without an explicit author uses ``$ZARRLAKE_AUTHOR_NAME`` (else the login
+    name) and ``$ZARRLAKE_AUTHOR_EMAIL`` (else empty).
+
+    Attributes:
+        name: the author's name, or None.
+        email: the author's email, or ``""``.
+
+    Example:
+        >>> client = zarrlake.Client("/data/lake", author=zarrlake.Author("Ada", "ada@example.org"))
+    """
 
     name: str | None = None
     email: str = ""
 
     def entry(self) -> str:
+        """The author as git writes one.
+
+        Returns:
+            ``"name <email>"``, or ``"<email>"`` without a name.
+
+        Example:
+            >>> Author("Ada", "ada@example.org").entry()
+            'Ada <ada@example.org>'
+        """
         return f"{self.name} <{self.email}>" if self.name else f"<{self.email}>"
 
 
 @dataclass(frozen=True)
 class MetastoreDatabase:
-    """Where a repo's metadata lives: a local directory, ``file://``, ``memory://``,
-    ``s3://``, ``gs://`` or ``az://`` URL, with the client's ``storage_options``
-    (see :class:`zarrlake.Client`)."""
+    """Where a repo's metadata lives, for ``Repo.from_metastore_and_chunkstore``.
+
+    Attributes:
+        location: a local directory, or a ``file://``, ``memory://``, ``s3://``, ``gs://``
+            or ``az://`` URL.
+        storage_options: the object store client's options, as for ``Client``.
+
+    Example:
+        >>> meta = zarrlake.MetastoreDatabase("s3://meta-bucket/lakes/era5", {"region": "eu-west-1"})
+    """
 
     location: str
     storage_options: dict[str, Any] | None = None
@@ -58,7 +111,16 @@ class MetastoreDatabase:
 @dataclass(frozen=True)
 class Chunkstore:
     """Where a repo's chunks live: the metadata's location, or another bucket or prefix.
-    A repo records its chunk location when it is created, so every opener finds it."""
+
+    A repo records its chunk location when it is created, so every opener finds it.
+
+    Attributes:
+        location: a local directory or URL, as for ``MetastoreDatabase``.
+        storage_options: that location's client options; the metastore's apply when None.
+
+    Example:
+        >>> chunks = zarrlake.Chunkstore("s3://chunk-bucket/era5")
+    """
 
     location: str
     storage_options: dict[str, Any] | None = None
@@ -66,7 +128,24 @@ class Chunkstore:
 
 @dataclass(frozen=True)
 class Commit:
-    """One commit: its id, parent, time, author, message and when its session started."""
+    """One commit: its id, parent, time, author, message and when its session started.
+
+    It prints as one log line, and renders as a box in Jupyter.
+
+    Attributes:
+        id: the commit id (24 hex characters).
+        parent_commit: the parent's id, None for a first commit.
+        commit_time: when it was made (UTC).
+        author_name: who made it.
+        author_email: their email.
+        message: the commit message.
+        session_start_time: when the session it commits started (UTC).
+
+    Example:
+        >>> c = repo.commit_log()[0]
+        >>> c.message, c.commit_time
+        ('Import air temperature', datetime.datetime(2026, 12, 4, 18, 48, 9, tzinfo=datetime.timezone.utc))
+    """
 
     id: CommitID
     parent_commit: CommitID | None
@@ -78,10 +157,32 @@ class Commit:
 
     @classmethod
     def from_tuple(cls, t: tuple[str, str | None, str, str, str, int, int]) -> Commit:
+        """A commit from the native layer's record.
+
+        Args:
+            t: ``(id, parent, message, author name, author email, commit time in µs,
+                session start in µs)``.
+
+        Returns:
+            The commit.
+
+        Example:
+            >>> Commit.from_tuple(("6b130ae9bcb3c31f0b78d99d", None, "first", "Ada", "", 0, 0)).message
+            'first'
+        """
         cid, parent, message, name, email, time_us, start_us = t
         return cls(cid, parent, from_micros(time_us), name, email, message, from_micros(start_us))
 
     def author_entry(self) -> str:
+        """The author as git writes one.
+
+        Returns:
+            ``"name <email>"``, or ``"<email>"`` without a name.
+
+        Example:
+            >>> repo.commit_log()[0].author_entry()
+            'Ada <ada@example.org>'
+        """
         return Author(self.author_name, self.author_email).entry()
 
     @property
@@ -109,7 +210,19 @@ class Commit:
 
 
 class CommitLog(Sequence[Commit]):
-    """The commits of a branch or commit back to the first, newest first."""
+    """The commits of a branch or commit back to the first, newest first.
+
+    A sequence of ``Commit``: ``len()``, indexing, slicing and iteration work. It prints
+    as a short log (the newest 10, then "… N more"), and as a table in Jupyter.
+
+    Args:
+        commits: the commits, newest first.
+
+    Example:
+        >>> log = repo.commit_log("main")
+        >>> len(log), log[0].message
+        (2, 'Remove warm bias from the first step')
+    """
 
     def __init__(self, commits: list[Commit]) -> None:
         self._commits = commits
@@ -161,6 +274,19 @@ class CommitLog(Sequence[Commit]):
 
 @dataclass(frozen=True)
 class CommitData:
+    """Every commit reachable from the session, the branches and the tags, with the refs.
+
+    Attributes:
+        commits: every such commit, by id.
+        branches: branch name to the commit it points at.
+        tags: tag name to the commit it points at.
+
+    Example:
+        >>> data = repo.commit_data()
+        >>> data.commits[data.tags["v1.1"]].message
+        'Remove warm bias from the first step'
+    """
+
     commits: dict[CommitID, Commit]
     branches: dict[str, CommitID]
     tags: dict[str, CommitID]
@@ -168,6 +294,20 @@ class CommitData:
 
 @dataclass(frozen=True)
 class Tag:
+    """A tag: an immutable name for a commit, as ``repo.tag`` returns it.
+
+    Attributes:
+        id: the tag's name.
+        commit_id: the commit it names.
+        message: the tag's message, if any.
+        author_name: who made it.
+        author_email: their email.
+
+    Example:
+        >>> repo.tag("v1.1", message="bias fixed").commit_id
+        '6b130ae9bcb3c31f0b78d99d'
+    """
+
     id: str
     commit_id: CommitID
     message: str | None = None
@@ -177,12 +317,39 @@ class Tag:
 
 @dataclass(frozen=True)
 class Branch:
+    """A branch and the commit it points at.
+
+    Attributes:
+        id: the branch's name.
+        commit_id: its tip.
+
+    Example:
+        >>> zarrlake.Branch("main", repo.commit_log("main")[0].id)
+    """
+
     id: str
     commit_id: CommitID
 
 
 @dataclass(frozen=True)
 class SessionInfo:
+    """A write session others can join, as ``repo.list_active_sessions`` lists it.
+
+    Attributes:
+        id: the session id, what ``join_session`` takes.
+        branch: the branch it commits to (None off a branch).
+        base_commit: the commit it started from (None on a branch without commits).
+        author_name: who started it.
+        author_email: their email.
+        message: the session's message, if ``create_session`` was given one.
+        start_time: when it started (UTC).
+        expiration: when it expires (UTC).
+
+    Example:
+        >>> for s in repo.list_active_sessions():
+        ...     print(s.id, s.branch, s.expiration)
+    """
+
     id: SessionID
     branch: str | None
     base_commit: CommitID | None
@@ -194,12 +361,40 @@ class SessionInfo:
 
     @classmethod
     def from_tuple(cls, t: tuple[str, str | None, str | None, str, str, str | None, int, int]) -> SessionInfo:
+        """A session record from the native layer's tuple.
+
+        Args:
+            t: ``(id, branch, base commit, author name, author email, message, start in
+                µs, expiry in µs)``.
+
+        Returns:
+            The record.
+
+        Example:
+            >>> SessionInfo.from_tuple(("s1", "main", None, "Ada", "", None, 0, 0)).branch
+            'main'
+        """
         sid, branch, base, name, email, message, start, expires = t
         return cls(sid, branch, base, name, email, message, from_micros(start), from_micros(expires))
 
 
 class LocalSession:
-    """A session of a repo: its id, base commit and branch, and a store bound to it."""
+    """A session of a repo: its id, base commit and branch, and a store bound to it.
+
+    ``repo.session`` is the current one; ``create_session`` and ``join_session`` return
+    one. A write session is a ``LocalWriteSession``, a read-only one a
+    ``LocalReadSession``. It does not pickle: hand other processes its ``id`` (or the
+    repo, or a store).
+
+    Args:
+        native: the native session.
+        core: the repo handle's state.
+
+    Example:
+        >>> s = repo.session
+        >>> s.branch, s.session_type
+        ('main', 'write')
+    """
 
     def __init__(self, native: NativeSession, core: RepoCore) -> None:
         self._native = native
@@ -222,30 +417,38 @@ class LocalSession:
 
     @property
     def branch(self) -> str | None:
+        """The branch the session commits to; None at a tag or commit."""
         return self._native.branch
 
     @property
     def base_commit(self) -> CommitID | None:
+        """The commit the session started from (or was fast-forwarded to); None on a
+        branch without commits."""
         return self._native.base_commit
 
     @property
     def author_name(self) -> str:
+        """The name its commits will record."""
         return self._native.author_name
 
     @property
     def author_email(self) -> str:
+        """The email its commits will record."""
         return self._native.author_email
 
     @property
     def message(self) -> str | None:
+        """The message ``create_session`` was given, if any."""
         return self._native.message
 
     @property
     def start_time(self) -> datetime.datetime:
+        """When the session started (UTC)."""
         return from_micros(self._native.start_micros)
 
     @property
     def session_type(self) -> str:
+        """``"write"`` or ``"read"``."""
         return "write" if self._native.writable else "read"
 
     def __repr__(self) -> str:
@@ -255,38 +458,105 @@ class LocalSession:
 
 
 class LocalReadSession(LocalSession):
-    """A read-only session; it lives only in this process."""
+    """A read-only session; it lives only in this process.
+
+    Checking out a tag or commit, ``for_writing=False``, or ``as_of`` gives one.
+
+    Example:
+        >>> s = repo.create_session("v1", for_writing=False)
+        >>> s.session_type
+        'read'
+    """
 
 
 class LocalWriteSession(LocalSession):
-    """A write session, stored in the repo so other processes can join it by id."""
+    """A write session, stored in the repo so other processes can join it by id.
+
+    It is stored only when needed: at its first write, when its id is read, when the
+    repo is pickled, or by ``create_session``.
+
+    Example:
+        >>> s = repo.session
+        >>> s.update_expiration(datetime.timedelta(days=3))
+        >>> s.expiration
+    """
 
     @property
     def expiration(self) -> datetime.datetime:
+        """When the session expires (UTC)."""
         us = self._native.expires_micros
         return from_micros(us if us is not None else 0)
 
     def update_expiration(self, expires_in: datetime.timedelta) -> LocalWriteSession:
-        """Set the session to expire ``expires_in`` after its start (at most 7 days)."""
+        """Set the session to expire ``expires_in`` after its start.
+
+        Args:
+            expires_in: the session's new lifetime from its start, at most 7 days.
+
+        Returns:
+            This session.
+
+        Raises:
+            InvalidInputError: beyond 7 days.
+            SessionExpiredError: the session already ended.
+            TypeError: ``expires_in`` is not a ``timedelta``.
+
+        Example:
+            >>> repo.session.update_expiration(datetime.timedelta(days=7))
+        """
         self._native.update_expiration(to_micros(expires_in))
         return self
 
     def abandon(self) -> LocalWriteSession:
-        """Discard the session and its changes; later writes and joins fail."""
+        """Discard the session and its changes; later writes, joins and commits fail.
+
+        Returns:
+            This session.
+
+        Example:
+            >>> repo.session.abandon()
+            >>> repo.checkout("main")  # start a new one
+        """
         self._native.abandon()
         return self
 
 
 class AsyncLocalWriteSession(LocalWriteSession):
-    """The write session handed out by :class:`~zarrlake.AsyncRepo`: methods are awaitable."""
+    """The write session handed out by ``AsyncRepo``: its methods are awaitable.
+
+    Example:
+        >>> await repo.session.abandon()
+    """
 
     async def update_expiration(self, expires_in: datetime.timedelta) -> AsyncLocalWriteSession:  # type: ignore[override]
+        """Set the session to expire ``expires_in`` after its start.
+
+        Args:
+            expires_in: the session's new lifetime from its start, at most 7 days.
+
+        Returns:
+            This session.
+
+        Raises:
+            InvalidInputError: beyond 7 days.
+
+        Example:
+            >>> await repo.session.update_expiration(datetime.timedelta(days=7))
+        """
         import asyncio
 
         await asyncio.to_thread(self._native.update_expiration, to_micros(expires_in))
         return self
 
     async def abandon(self) -> AsyncLocalWriteSession:  # type: ignore[override]
+        """Discard the session and its changes; later writes, joins and commits fail.
+
+        Returns:
+            This session.
+
+        Example:
+            >>> await repo.session.abandon()
+        """
         import asyncio
 
         await asyncio.to_thread(self._native.abandon)
@@ -295,8 +565,27 @@ class AsyncLocalWriteSession(LocalWriteSession):
 
 @dataclass
 class SessionStatus:
-    """What the current session changed: ``modified_paths`` lists ``(key, deleted)``; the
-    repr sums them up per group and array."""
+    """What the current session changed, as ``repo.status()`` returns it.
+
+    It prints as a summary: the session, branch and base, then one line per changed
+    group or array.
+
+    Attributes:
+        repo_name: the repo's name.
+        session: the session.
+        modified_paths: ``(key, deleted)`` for each changed key.
+        truncated: True when ``status(limit=...)`` cut the list short.
+
+    Example:
+        >>> st = repo.status()
+        >>> st.modified_paths
+        [('air/c/0', False), ('air/zarr.json', False), ('zarr.json', False)]
+        >>> print(st)
+        Session 6b130bbf219d1e26189bf593 of climate/era, on branch main at no commits yet
+        3 changed keys in 2 nodes:
+          /     metadata
+          /air  metadata, 1 chunk
+    """
 
     repo_name: str
     session: LocalSession
@@ -310,7 +599,7 @@ class SessionStatus:
     @property
     def nodes(self) -> list[NodeChange]:
         """The changes per node (group or array), sorted by path: chunks written and
-        deleted, metadata changed."""
+        deleted, metadata changed (each a ``NodeChange`` with ``path`` and ``describe()``)."""
         from ._changes import summarize
 
         return summarize(self.modified_paths)
@@ -329,7 +618,14 @@ class SessionStatus:
         return f"{keys}{'+' if self.truncated else ''} in {_display.plural(len(nodes), 'node')}"
 
     def rich_output(self) -> str:
-        """The summary: session, branch and base, then one line per changed node."""
+        """The summary that ``print(status)`` shows.
+
+        Returns:
+            The session, branch and base, then one line per changed node (the first 20).
+
+        Example:
+            >>> print(repo.status().rich_output())
+        """
         nodes = self.nodes
         lines = [self._header(), self._counts(nodes) + (":" if nodes else "")]
         rows = [[f"/{n.path}", n.describe()] for n in nodes[: self.SHOWN_NODES]]
