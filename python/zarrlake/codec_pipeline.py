@@ -52,7 +52,15 @@ _warned: set[str] = set()
 
 
 class NativeFallbackWarning(UserWarning):
-    """A zarrlake array goes through zarr-python's default pipeline instead of the engine."""
+    """A zarrlake array goes through zarr-python's default pipeline instead of the engine.
+
+    Warned once per reason (e.g. "Zarr v2 arrays", "the codec numcodecs.delta"); the
+    results are the same, only slower.
+
+    Example:
+        >>> import warnings
+        >>> warnings.filterwarnings("ignore", category=NativeFallbackWarning)
+    """
 
 
 def _warn_once(reason: str, fallback: str) -> None:
@@ -195,7 +203,23 @@ def _extent(batch: list[Any]) -> tuple[int, ...] | None:
 
 
 class ZarrlakeCodecPipeline(CodecPipeline):
-    """A codec pipeline that hands zarrlake arrays' chunks to the native engine."""
+    """A codec pipeline that hands zarrlake arrays' chunks to the native engine.
+
+    zarr-python builds it, once per array, when the pipeline is switched on; arrays in
+    other stores, and arrays or selections the engine does not take, go through the
+    wrapped default pipeline unchanged.
+
+    Args:
+        inner: zarr-python's pipeline for everything the engine leaves.
+        engine: the native engine for this array, or None to delegate everything.
+        native_writes: whether the engine also writes (only when its chunks are byte for
+            byte zarr-python's).
+
+    Example:
+        >>> zarr.config.set({"codec_pipeline.path": "zarrlake.codec_pipeline.ZarrlakeCodecPipeline"})
+        >>> arr = zarr.open_array(repo.store, path="air", mode="r+")
+        >>> arr[:] = data  # encoded, hashed and stored in Rust, in parallel
+    """
 
     def __init__(
         self, inner: CodecPipeline, engine: _native.ChunkEngine | None = None, native_writes: bool = False
@@ -207,10 +231,42 @@ class ZarrlakeCodecPipeline(CodecPipeline):
     # ---- construction ----
     @classmethod
     def from_codecs(cls, codecs: Iterable[Codec]) -> Self:
+        """A pipeline without an engine, for codecs alone (zarr's construction path when
+        there is no store).
+
+        Args:
+            codecs: the array's codecs.
+
+        Returns:
+            A pipeline that delegates everything to zarr-python's batched pipeline.
+
+        Example:
+            >>> from zarr.codecs import BytesCodec
+            >>> ZarrlakeCodecPipeline.from_codecs([BytesCodec()])
+        """
         return cls(BatchedCodecPipeline.from_codecs(codecs))
 
     @classmethod
     def from_array_metadata_and_store(cls, array_metadata: ArrayMetadata, store: Store) -> Self:
+        """The pipeline zarr-python builds for an array it opens.
+
+        For an array in a ``ZarrlakeStore`` it builds the native engine, or warns once
+        (``NativeFallbackWarning``) why it cannot.
+
+        Args:
+            array_metadata: the array's metadata.
+            store: the store it is opened in.
+
+        Returns:
+            The pipeline.
+
+        Raises:
+            NotImplementedError: ``store`` is not a ``ZarrlakeStore`` (zarr then builds
+                the pipeline with ``from_codecs``).
+
+        Example:
+            >>> ZarrlakeCodecPipeline.from_array_metadata_and_store(arr.metadata, repo.store)
+        """
         if not isinstance(store, ZarrlakeStore):
             raise NotImplementedError  # zarr builds it with `from_codecs` instead
         reason = _unsupported(array_metadata)
@@ -236,30 +292,90 @@ class ZarrlakeCodecPipeline(CodecPipeline):
         return cls(inner, engine, native_writes=blocker is None)
 
     def evolve_from_array_spec(self, array_spec: ArraySpec) -> Self:
+        """The pipeline adapted to an array spec, as zarr-python's codecs adapt.
+
+        Args:
+            array_spec: the array's shape, data type and configuration.
+
+        Returns:
+            A pipeline with the same engine.
+
+        Example:
+            >>> pipeline.evolve_from_array_spec(spec)
+        """
         return type(self)(self._inner.evolve_from_array_spec(array_spec), self._engine, self._native_writes)
 
     # ---- delegated ----
     @property
     def supports_partial_decode(self) -> bool:
+        """Whether the wrapped pipeline decodes parts of chunks (sharding)."""
         return self._inner.supports_partial_decode
 
     @property
     def supports_partial_encode(self) -> bool:
+        """Whether the wrapped pipeline encodes parts of chunks."""
         return self._inner.supports_partial_encode
 
     def __iter__(self) -> Any:
         return iter(self._inner)
 
     def validate(self, *, shape: tuple[int, ...], dtype: Any, chunk_grid: Any) -> None:
+        """Check that the codecs fit the array, as zarr-python's pipeline does.
+
+        Args:
+            shape: the array's shape.
+            dtype: its data type.
+            chunk_grid: its chunk grid.
+
+        Raises:
+            ValueError: a codec that does not fit (zarr-python's error).
+
+        Example:
+            >>> pipeline.validate(shape=(10,), dtype=dtype, chunk_grid=grid)
+        """
         self._inner.validate(shape=shape, dtype=dtype, chunk_grid=chunk_grid)
 
     def compute_encoded_size(self, byte_length: int, array_spec: ArraySpec) -> int:
+        """The encoded size of a chunk of ``byte_length`` bytes, as zarr-python computes it.
+
+        Args:
+            byte_length: the decoded size.
+            array_spec: the array's spec.
+
+        Returns:
+            The encoded size in bytes.
+
+        Example:
+            >>> pipeline.compute_encoded_size(4000, spec)
+        """
         return self._inner.compute_encoded_size(byte_length, array_spec)
 
     async def decode(self, chunks: Iterable[tuple[Buffer | None, ArraySpec]]) -> Iterable[NDBuffer | None]:
+        """Decode chunks with zarr-python's pipeline (the engine decodes in ``read``).
+
+        Args:
+            chunks: ``(encoded bytes or None, spec)`` per chunk.
+
+        Returns:
+            The decoded arrays, None where the input was None.
+
+        Example:
+            >>> await pipeline.decode([(buf, spec)])
+        """
         return await self._inner.decode(chunks)
 
     async def encode(self, chunks: Iterable[tuple[NDBuffer | None, ArraySpec]]) -> Iterable[Buffer | None]:
+        """Encode chunks with zarr-python's pipeline (the engine encodes in ``write``).
+
+        Args:
+            chunks: ``(array or None, spec)`` per chunk.
+
+        Returns:
+            The encoded bytes, None where the input was None.
+
+        Example:
+            >>> await pipeline.encode([(nd, spec)])
+        """
         return await self._inner.encode(chunks)
 
     # ---- the native paths ----
@@ -293,6 +409,23 @@ class ZarrlakeCodecPipeline(CodecPipeline):
     async def read(
         self, batch_info: Iterable[Any], out: NDBuffer, drop_axes: tuple[int, ...] = ()
     ) -> tuple[GetResult, ...]:
+        """Read the chunks of a selection into ``out``: natively when the engine can.
+
+        Args:
+            batch_info: zarr's ``(byte getter, spec, chunk selection, output selection,
+                complete)`` per chunk.
+            out: the output buffer.
+            drop_axes: axes an integer index drops (left to zarr-python).
+
+        Returns:
+            Per chunk, whether it was present or read as the fill value.
+
+        Raises:
+            CorruptObjectError: a chunk that does not decode, naming its key.
+
+        Example:
+            >>> arr[:]  # zarr calls read() for the chunks it touches
+        """
         batch = list(batch_info)
         plan = None if self._engine is None or drop_axes else self._plan(batch, out.as_ndarray_like())
         if plan is None:
@@ -302,6 +435,24 @@ class ZarrlakeCodecPipeline(CodecPipeline):
         return tuple(GetResult(status="present" if s else "missing") for s in stored)
 
     async def write(self, batch_info: Iterable[Any], value: NDBuffer, drop_axes: tuple[int, ...] = ()) -> None:
+        """Write a selection's chunks from ``value``: natively when the engine can.
+
+        Partial chunks are read, merged and rewritten; chunks left holding only the fill
+        value are deleted (as zarr-python does with ``write_empty_chunks=False``). It
+        returns once every chunk is stored and acknowledged.
+
+        Args:
+            batch_info: zarr's ``(byte setter, spec, chunk selection, output selection,
+                complete)`` per chunk.
+            value: the data to write (a scalar is broadcast).
+            drop_axes: axes an integer index drops (left to zarr-python).
+
+        Raises:
+            ReadOnlyError: a read-only store or session.
+
+        Example:
+            >>> arr[0:100] = data  # zarr calls write() for the chunks it touches
+        """
         batch = list(batch_info)
         array = value.as_ndarray_like()
         if not self._native_writes or drop_axes or not batch:

@@ -1,4 +1,4 @@
-"""What changed between two versions of a repo, node by node: :class:`Diff`."""
+"""What changed between two versions of a repo, node by node: ``Diff``."""
 
 from __future__ import annotations
 
@@ -24,7 +24,18 @@ def _doc(text: str | None) -> Any:
 
 @dataclass(frozen=True)
 class MetadataChange:
-    """One metadata document (``zarr.json``, ``.zattrs``, ...) that differs."""
+    """One metadata document (``zarr.json``, ``.zattrs``, ...) that differs.
+
+    Attributes:
+        key: the document's key, e.g. ``"temperature/zarr.json"``.
+        old: the parsed document before (its text if it is not JSON), None if it did
+            not exist.
+        new: the parsed document after, None if it was deleted.
+
+    Example:
+        >>> for m in repo.diff("v1", "main")[""].metadata:
+        ...     print(m.key, m.old["attributes"], m.new["attributes"])
+    """
 
     key: str
     old: Any  # the parsed document, None if it did not exist
@@ -33,7 +44,24 @@ class MetadataChange:
 
 @dataclass
 class NodeDiff:
-    """What changed in one group or array."""
+    """What changed in one group or array.
+
+    Attributes:
+        path: the node's path, ``""`` for the root.
+        kind: ``"array"`` or ``"group"`` (``"node"`` when neither side has a document).
+        metadata: the metadata documents that differ.
+        chunks_added: chunks that exist only after.
+        chunks_changed: chunks whose content differs.
+        chunks_deleted: chunks that exist only before.
+        added_keys: the keys of the added chunks, with ``chunk_keys=True``; else None.
+        changed_keys: the keys of the changed chunks, likewise.
+        deleted_keys: the keys of the deleted chunks, likewise.
+
+    Example:
+        >>> t = repo.diff("v1", "main")["temperature"]
+        >>> t.status, t.chunks_changed, t.describe()
+        ('modified', 12, '12 chunks changed')
+    """
 
     path: str  # "" for the root
     #: ``"array"`` or ``"group"`` (as its document says; ``"node"`` when neither side has one).
@@ -73,7 +101,15 @@ class NodeDiff:
         return False
 
     def describe(self) -> str:
-        """E.g. ``"modified: attributes, 3 chunks changed"``."""
+        """A short description of the change, as the diff's printout shows it.
+
+        Returns:
+            E.g. ``"attributes, 3 chunks changed"`` or ``"added, 48 chunks added"``.
+
+        Example:
+            >>> repo.diff("v1", "main")["precip"].describe()
+            'added, 48 chunks added'
+        """
         if self.status != "modified":
             parts = [self.status]
         else:
@@ -93,7 +129,22 @@ class Diff(Sequence[NodeDiff]):
 
     Iterate it, index it, or look a node up with ``diff["path/to/array"]``; ``len(diff)``
     is the number of changed nodes. It prints as a short summary, and renders in rich
-    consoles and Jupyter.
+    consoles and Jupyter. ``repo.diff`` makes it.
+
+    Args:
+        nodes: the changed nodes, sorted by path.
+        old: what the diff is from (a ref or commit), for display.
+        new: what it is to, for display.
+
+    Example:
+        >>> d = repo.diff("v1", "main")
+        >>> print(d)
+        Diff v1 → main: 1 added, 2 modified (3 nodes)
+          /              group  attributes
+          /temperature   array  12 chunks changed
+          /precip        array  added, 48 chunks added
+        >>> d.added, d["temperature"].chunks_changed
+        (['precip'], 12)
     """
 
     SHOWN = 20  # nodes the text form lists before "… N more"
@@ -105,6 +156,22 @@ class Diff(Sequence[NodeDiff]):
 
     @classmethod
     def from_native(cls, tuples: list[Any], old: str, new: str, with_keys: bool) -> Diff:
+        """A diff from the native layer's records.
+
+        Args:
+            tuples: per node, ``(path, kind, [(key, old, new)], added, changed, deleted,
+                keys)``.
+            old: what the diff is from, for display.
+            new: what it is to, for display.
+            with_keys: keep the chunk keys of each node.
+
+        Returns:
+            The diff.
+
+        Example:
+            >>> Diff.from_native([("a", "array", [], 1, 0, 0, None)], "v1", "main", False)["a"].chunks_added
+            1
+        """
         nodes = []
         for path, kind, meta, added, changed, deleted, keys in tuples:
             docs = [MetadataChange(k, _doc(a), _doc(b)) for k, a, b in meta]

@@ -1,4 +1,4 @@
-"""Results of keeping a lake tidy: :class:`GCReport` and :class:`ExpiryResult`."""
+"""Results of keeping a lake tidy: ``GCReport`` and ``ExpiryResult``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,23 @@ GC_KINDS = ("chunks", "manifests", "snapshots", "commits", "changes", "sessions"
 
 
 def age_micros(older_than: datetime.timedelta, what: str = "older_than") -> int:
-    """A grace period or age as microseconds; it must be a non-negative timedelta."""
+    """A grace period or age as microseconds.
+
+    Args:
+        older_than: the age, a non-negative ``timedelta``.
+        what: the argument's name, for the error messages.
+
+    Returns:
+        ``older_than`` in whole microseconds.
+
+    Raises:
+        TypeError: not a ``timedelta``.
+        InvalidInputError: a negative one.
+
+    Example:
+        >>> age_micros(datetime.timedelta(hours=1))
+        3600000000
+    """
     if not isinstance(older_than, datetime.timedelta):
         raise TypeError(f"{what} must be a datetime.timedelta, got {type(older_than).__name__}")
     if older_than < datetime.timedelta(0):
@@ -23,8 +39,22 @@ def age_micros(older_than: datetime.timedelta, what: str = "older_than") -> int:
 
 
 def cutoff_micros(older_than: datetime.timedelta | datetime.datetime) -> int:
-    """A cutoff time from an age (``timedelta``: that long ago) or a time (``datetime``;
-    a naive one is taken as UTC)."""
+    """A cutoff time in microseconds since the epoch.
+
+    Args:
+        older_than: an age (``timedelta``: that long ago) or a time (``datetime``; a
+            naive one is taken as UTC).
+
+    Returns:
+        The cutoff, in microseconds since 1970-01-01 UTC.
+
+    Raises:
+        InvalidInputError: a negative age.
+
+    Example:
+        >>> cutoff_micros(datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC))
+        1767225600000000
+    """
     if isinstance(older_than, datetime.datetime):
         t = older_than if older_than.tzinfo else older_than.replace(tzinfo=datetime.UTC)
         return int(t.timestamp() * 1_000_000)
@@ -34,7 +64,24 @@ def cutoff_micros(older_than: datetime.timedelta | datetime.datetime) -> int:
 
 @dataclass(frozen=True)
 class GCReport:
-    """What one garbage collection deleted (or, with ``dry_run``, would delete)."""
+    """What one garbage collection deleted (or, with ``dry_run``, would delete).
+
+    It prints as a table of objects and bytes per kind, and renders in Jupyter.
+
+    Attributes:
+        deleted: kind (``chunks``, ``manifests``, ``snapshots``, ``commits``,
+            ``changes``, ``sessions``) to ``(objects, bytes)``, for the kinds that had any.
+        kept_young: unreachable objects kept because they are younger than the grace
+            period.
+        dry_run: whether nothing was deleted.
+        incremental: whether the run built on the previous one (O(changed)) rather than
+            reading everything.
+
+    Example:
+        >>> report = repo.garbage_collect(dry_run=True)
+        >>> report.objects, report.bytes, report.deleted.get("chunks")
+        (1204, 1181116006, (1180, 1177124864))
+    """
 
     #: kind -> (objects, bytes), for the kinds in :data:`GC_KINDS` that had any.
     deleted: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -79,7 +126,18 @@ class GCReport:
 
 @dataclass(frozen=True)
 class ExpiryResult:
-    """What :meth:`~zarrlake.Repo.expire` did."""
+    """What ``repo.expire`` did.
+
+    Attributes:
+        expired: commits no branch or tag reaches any more (garbage collection reclaims
+            them).
+        new_roots: commits that became the oldest of their line.
+
+    Example:
+        >>> result = repo.expire(older_than=datetime.timedelta(days=90))
+        >>> len(result.expired), result.new_roots
+        (41, ['6b130ae9bcb3c31f0b78d99d'])
+    """
 
     #: Commits no branch or tag reaches any more (garbage collection reclaims them).
     expired: list[str]

@@ -19,7 +19,21 @@ if TYPE_CHECKING:
 
 @dataclass
 class TreeNode:
-    """One group or array of a :class:`TreeView`."""
+    """One group or array of a ``TreeView``.
+
+    Attributes:
+        name: the last part of the path (the full parent path for a parent that is not
+            shown itself).
+        path: the node's path.
+        kind: ``"group"`` or ``"array"``.
+        shape: an array's shape.
+        dtype: an array's data type.
+        children: the nodes below it.
+
+    Example:
+        >>> [(n.path, n.kind) for _, n in repo.tree().walk()]
+        [('air', 'array'), ('lat', 'array'), ('time', 'array')]
+    """
 
     name: str  # the last part of the path; the full parent path for a parent not shown itself
     path: str
@@ -29,19 +43,50 @@ class TreeNode:
     children: list[TreeNode] = field(default_factory=list)
 
     def label(self) -> str:
-        """``name/`` for a group, ``name (shape) dtype`` for an array."""
+        """The node as the text tree shows it.
+
+        Returns:
+            ``name/`` for a group, ``name (shape) dtype`` for an array.
+
+        Example:
+            >>> repo.tree().root.children[0].label()
+            'air (48, 90) float32'
+        """
         name = clean(self.name)
         return f"{name}/" if self.kind == "group" else f"{name} {self.shape} {clean(self.dtype)}"
 
 
 class TreeView:
-    """A hierarchy of groups and arrays under a root (the repo's or a prefix)."""
+    """A hierarchy of groups and arrays under a root (the repo's or a prefix).
+
+    ``repo.tree()`` returns one. It prints as a text tree in a plain REPL, as a ``rich``
+    tree in rich consoles (``rich.print(repo.tree())``), and as nested lists in Jupyter;
+    ``len()`` counts the nodes below the root.
+
+    Args:
+        root: the root node.
+
+    Example:
+        >>> print(repo.tree())
+        /
+        ├── air (48, 90) float32
+        ├── lat (90,) float64
+        └── time (48,) int64
+    """
 
     def __init__(self, root: TreeNode) -> None:
         self.root = root
 
     def walk(self) -> Iterator[tuple[int, TreeNode]]:
-        """``(depth, node)`` for every node below the root, depth first; the root's children are depth 1."""
+        """Every node below the root, depth first.
+
+        Returns:
+            An iterator of ``(depth, node)``; the root's children are at depth 1.
+
+        Example:
+            >>> for depth, node in repo.tree().walk():
+            ...     print("  " * depth + node.name)
+        """
         stack = [(1, c) for c in reversed(self.root.children)]
         while stack:
             depth, node = stack.pop()
@@ -49,11 +94,27 @@ class TreeView:
             stack.extend((depth + 1, c) for c in reversed(node.children))
 
     def __len__(self) -> int:
-        """Nodes below the root."""
+        """The number of nodes below the root.
+
+        Returns:
+            The count.
+
+        Example:
+            >>> len(repo.tree())
+            3
+        """
         return sum(1 for _ in self.walk())
 
     def lines(self) -> list[str]:
-        """The tree as text lines, drawn with box characters."""
+        """The tree as text lines, drawn with box characters.
+
+        Returns:
+            The lines, the root's name first.
+
+        Example:
+            >>> repo.tree().lines()
+            ['/', '├── air (48, 90) float32', '├── lat (90,) float64', '└── time (48,) int64']
+        """
         out = [clean(self.root.name)]
 
         def draw(node: TreeNode, lead: str) -> None:
@@ -106,8 +167,15 @@ class TreeView:
         )
 
     def to_list(self) -> list[dict[str, Any]]:
-        """Every node below the root as ``{"path", "kind", "shape", "dtype"}`` (arrays only
-        have the last two), depth first: what ``zarrlake tree --json`` prints."""
+        """Every node below the root as a dict, depth first: what ``zarrlake tree --json`` prints.
+
+        Returns:
+            ``{"path", "kind", "shape", "dtype"}`` per node (only arrays have the last two).
+
+        Example:
+            >>> repo.tree().to_list()[0]
+            {'path': 'air', 'kind': 'array', 'shape': [48, 90], 'dtype': 'float32'}
+        """
         out: list[dict[str, Any]] = []
         for _, node in self.walk():
             d: dict[str, Any] = {"path": node.path, "kind": node.kind}
