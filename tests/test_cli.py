@@ -92,6 +92,7 @@ def test_help_lists_every_command_and_the_exit_codes():
         "gc",
         "expire",
         "squash",
+        "virtual",
     ):
         assert f"    {command} " in out
     assert "exit codes:" in out
@@ -395,6 +396,9 @@ def test_sessions_list_and_abandon(lake):
         (["log", NAME, "--bogus"], 2, "unrecognized arguments: --bogus"),
         (["repo", "create", NAME, "--json"], 2, "unrecognized arguments: --json"),
         (["branch", "rename", NAME, "main"], 2, "invalid choice: 'rename'"),
+        (["virtual", "add", NAME, "bogus", "x.nc", "p"], 2, "invalid choice: 'bogus'"),
+        (["virtual", "add", NAME, "netcdf", "missing.nc", "p"], 1, "missing.nc does not exist"),
+        (["virtual", "add", NAME], 2, "required: KIND, URL, PATH"),
     ],
 )
 def test_errors_are_one_line(lake, args, code, says):
