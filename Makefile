@@ -3,9 +3,12 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 export PYO3_PYTHON := $(abspath $(PY))
-EXTRAS := test,xarray,virtual
+EXTRAS := test,xarray,virtual,docs
+# The API reference and how-to pages (mkdocs.yml), built into a git-ignored directory.
+DOCS_DIR := target/site
+DOCS_BUILD := NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -q -d $(DOCS_DIR)
 
-.PHONY: demo test develop lint fmt bench bench-quick clean
+.PHONY: demo test develop docs lint fmt bench bench-quick clean
 
 $(PY):
 	"$$(scripts/find-python312)" -m venv $(VENV)
@@ -34,6 +37,11 @@ browser:
 test: develop browser
 	cargo test --release --workspace
 	$(VENV)/bin/pytest -q tests
+	$(DOCS_BUILD)
+
+# `--strict`: a broken link, a missing page or a docstring griffe cannot parse fails the build.
+docs: develop
+	$(DOCS_BUILD)
 
 lint: develop
 	cargo fmt --all --check

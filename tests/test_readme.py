@@ -33,6 +33,12 @@ def test_readme_tour_runs(tmp_path, monkeypatch):
 
     old, new = scope["old"], scope["new"]
     assert np.allclose(old[0] - new[0], 0.5) and np.array_equal(old[1:], new[1:])
+    # The filter_metadata line finds what its comment shows, and that is not nothing.
+    line = next(ln for ln in code.splitlines() if ln.startswith("repo.filter_metadata("))
+    match = re.fullmatch(r"repo\.filter_metadata\((.+?)\)\s+# -> (\[.*?\]).*", line)
+    assert match, line
+    shown = eval(match.group(2))
+    assert shown and scope["repo"].filter_metadata(eval(match.group(1))) == shown
 
 
 def test_readme_many_writers_runs_with_fork(tmp_path):
