@@ -5,8 +5,9 @@ PY := $(VENV)/bin/python
 export PYO3_PYTHON := $(abspath $(PY))
 EXTRAS := test,xarray,virtual,docs
 # The API reference and how-to pages (mkdocs.yml), built into a git-ignored directory.
+# No -q: with it, mkdocs 1.6 hides the warnings from --strict too, and a broken link passes.
 DOCS_DIR := target/site
-DOCS_BUILD := NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -q -d $(DOCS_DIR)
+DOCS_BUILD := NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -d $(DOCS_DIR)
 
 .PHONY: demo test develop docs lint fmt bench bench-quick clean
 
