@@ -93,6 +93,7 @@ def test_help_lists_every_command_and_the_exit_codes():
         "expire",
         "squash",
         "virtual",
+        "export",
     ):
         assert f"    {command} " in out
     assert "exit codes:" in out
@@ -399,6 +400,10 @@ def test_sessions_list_and_abandon(lake):
         (["virtual", "add", NAME, "bogus", "x.nc", "p"], 2, "invalid choice: 'bogus'"),
         (["virtual", "add", NAME, "netcdf", "missing.nc", "p"], 1, "missing.nc does not exist"),
         (["virtual", "add", NAME], 2, "required: KIND, URL, PATH"),
+        (["export", NAME, "/nonexistent/out.zarr", "-r", "nope"], 1, "'nope' was not found"),
+        (["export", NAME, "nosuch://x/out.zarr"], 1, "cannot open the export target"),
+        (["export", NAME, "out.zarr", "--zarr-format", "4"], 2, "invalid choice: 4"),
+        (["export", NAME], 2, "required: TARGET"),
     ],
 )
 def test_errors_are_one_line(lake, args, code, says):

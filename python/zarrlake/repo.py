@@ -36,10 +36,14 @@ from .types import (
 )
 
 if TYPE_CHECKING:
+    import os
+
     import xarray
     import zarr
+    from zarr.abc.store import Store
 
     from .diff import Diff
+    from .export import ExportResult
     from .maintenance import ExpiryResult, GCReport
     from .store import ZarrlakeStore
     from .tree import TreeView
@@ -718,6 +722,60 @@ class _RepoMethods:
         """
         return self._core.garbage_collect(older_than, dry_run, full, progress)
 
+    def export(
+        self,
+        target: Store | str | os.PathLike[str],
+        ref: str | CommitID | None = None,
+        zarr_format: int | None = None,
+        progress: bool = True,
+        overwrite: bool = False,
+    ) -> ExportResult:
+        """Write a version's groups and arrays to any Zarr store as plain Zarr, which any
+        Zarr reader (zarr-python, xarray, ...) opens without zarrlake.
+
+        Metadata and attributes are kept, and chunks are copied as stored, never decoded
+        or re-encoded; virtual chunks are fetched from their source. It reads through a
+        read-only session of its own: the current session and ``store`` are unchanged.
+
+        An array's metadata is written after its chunks, and the root group last, so an
+        interrupted export never looks complete. Running it again resumes: chunks
+        already in the target with the same size are skipped. Sizes are all it checks,
+        so resume the export of a commit or tag (``ExportResult.commit`` names the one
+        exported), not of a branch that moved since.
+
+        Args:
+            target: a Zarr store, a local directory (created if missing), or a URL that
+                fsspec opens (``s3://bucket/era.zarr``; the filesystem's package must be
+                installed, with credentials in its usual places).
+            ref: a branch, tag or commit id (or unique prefix); None for the current
+                session, uncommitted changes included.
+            zarr_format: 2 or 3 to write every node in that format, converting the
+                others: their metadata documents are translated and their chunk keys
+                renamed, and their chunks are still copied as stored. None keeps each
+                node's own format and every key as it is.
+            progress: show a progress bar on a terminal while chunks are copied.
+            overwrite: delete everything in the target first. Without it the target
+                must be empty or hold an earlier export of the same version and format.
+
+        Returns:
+            An ``ExportResult``: arrays and groups written, chunks copied and skipped,
+            bytes copied, and the commit exported.
+
+        Raises:
+            InvalidInputError: a node that ``zarr_format`` cannot hold with the same
+                chunk bytes (sharding or other codecs to v2, filters to v3, ...), a target
+                holding other data, or a target that cannot be opened; nothing written.
+            RefNotFoundError: for an unknown ref.
+
+        Example:
+            >>> repo.export("/data/era5-v1.zarr", ref="v1")
+            >>> xr.open_zarr("/data/era5-v1.zarr", consolidated=False)
+            >>> repo.export("/data/era5-v1-v2.zarr", ref="v1", zarr_format=2)
+        """
+        from .export import export
+
+        return export(self._core, target, ref, zarr_format, progress, overwrite)
+
     def tree(self, prefix: str = "", depth: int = 10, filter: str | None = None) -> TreeView:
         """The hierarchy of groups and arrays, optionally filtered by a JMESPath query.
 
@@ -1017,6 +1075,7 @@ ASYNC_METHODS = (
     "squash",
     "expire",
     "garbage_collect",
+    "export",
     "tree",
     "filter_metadata",
     "add_kerchunk_references",

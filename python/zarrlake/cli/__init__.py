@@ -38,9 +38,9 @@ __all__ = ["build_parser", "main"]
 
 
 def _groups() -> list[ModuleType]:
-    from . import demo, history, maintenance, refs, repos, sessions, virtual
+    from . import data, demo, history, maintenance, refs, repos, sessions, virtual
 
-    return [repos, history, refs, sessions, maintenance, virtual, demo]
+    return [repos, history, refs, sessions, maintenance, data, virtual, demo]
 
 
 def build_parser() -> Parser:
