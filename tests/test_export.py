@@ -22,7 +22,7 @@ from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 from zarr.storage import LocalStore
 from zarrlake.errors import InvalidInputError, RefNotFoundError
-from zarrlake.export import ExportResult
+from zarrlake.export import RECORD, ExportResult
 
 #: Elements per chunk of the f8 arrays: 2 KiB chunks are objects of their own, not inline.
 N = 256
@@ -33,8 +33,11 @@ _names = itertools.count()
 
 
 def _files(root: pathlib.Path) -> dict[str, bytes]:
-    """Every file under ``root``, by its key (posix path relative to it)."""
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every file under ``root``, by its key (posix path relative to it), but the export's
+    own record of what the target holds (tested on its own)."""
+    files = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    files.pop(RECORD, None)
+    return files
 
 
 def _store_items(store) -> dict[str, bytes]:
@@ -58,7 +61,7 @@ def _at(client, name: str, ref: str):
 
 
 def _is_chunk(key: str) -> bool:
-    return key.rsplit("/", 1)[-1] not in ("zarr.json", ".zarray", ".zattrs", ".zgroup", ".zmetadata")
+    return key != RECORD and key.rsplit("/", 1)[-1] not in ("zarr.json", ".zarray", ".zattrs", ".zgroup", ".zmetadata")
 
 
 def _arrays(root_store, paths) -> dict[str, np.ndarray]:
@@ -267,20 +270,54 @@ def test_an_interrupted_export_resumes_and_never_looks_complete(client, tmp_path
     with pytest.raises(FileNotFoundError):
         zarr.open_group(LocalStore(target, read_only=True), mode="r")
 
+    assert (target / RECORD).exists()  # what the unfinished target holds
+    (target / present[0]).write_bytes(b"truncated")  # another size: rewritten
     result = repo.export(target)
-    assert result.chunks_skipped == len(present)
-    assert result.chunks_copied == 302 - len(present)
+    assert result.chunks_skipped == len(present) - 1
+    assert result.chunks_copied == 302 - len(present) + 1
     assert (zarr.open_array(target, path="big", mode="r")[:] == np.arange(300 * N)).all()
     assert _files(target) == _store_items(repo.store)
+    assert not (target / RECORD).exists()  # finished: plain Zarr, nothing else
 
-    # Chunk files lost from a finished export come back; the others are kept.
-    for key in ("big/c/7", "big/c/250", "sub/small/c/1"):
-        (target / key).unlink()
-    (target / "big/c/9").write_bytes(b"truncated")  # another size: rewritten
-    again = repo.export(target)
-    assert (again.chunks_copied, again.chunks_skipped) == (4, 298)
-    assert _files(target) == _store_items(repo.store)
-    assert repo.export(target).chunks_copied == 0
+    # A finished export says nothing of its version, so it is not "resumed" again.
+    with pytest.raises(InvalidInputError, match="no record of an unfinished export"):
+        repo.export(target)
+
+
+def test_a_resumed_export_never_keeps_chunks_of_another_version(client, tmp_path, monkeypatch):
+    monkeypatch.setattr(_FailingStore, "budget", 0)
+    repo = client.create_repo("org/moved")
+    a = zarr.create_array(repo.store, name="a", shape=(4 * N,), chunks=(N,), dtype="f8", compressors=None)
+    a[:] = 1.0
+    first = quiet(repo.commit, "ones")
+    target = tmp_path / "out.zarr"
+    _FailingStore.budget = 2
+    with pytest.raises(OSError, match="disk full"):
+        repo.export(_FailingStore(target), ref="main", progress=False)
+    record = json.loads((target / RECORD).read_text())
+    assert record == {"zarrlake_export": 1, "repo": "org/moved", "commit": str(first), "zarr_format": None}
+    # main moves on: every chunk has new bytes of the same size, which sizes cannot tell apart
+    zarr.open_array(repo.store, path="a")[:] = 2.0
+    quiet(repo.commit, "twos")
+    with pytest.raises(InvalidInputError, match=f"commit {first}") as e:
+        repo.export(target, ref="main")
+    assert "overwrite=True" in str(e.value)
+    assert len([k for k in _files(target) if _is_chunk(k)]) == 2  # untouched
+    resumed = repo.export(target, ref=str(first))  # the version it was started with resumes
+    assert (resumed.chunks_copied, resumed.chunks_skipped) == (2, 2)
+    assert (zarr.open_array(target, path="a", mode="r")[:] == 1.0).all()
+    replaced = repo.export(target, ref="main", overwrite=True)
+    assert (replaced.chunks_copied, replaced.chunks_skipped) == (4, 0)
+    assert (zarr.open_array(target, path="a", mode="r")[:] == 2.0).all()
+    # Uncommitted changes have no commit to match: a resumed export copies every chunk again.
+    zarr.open_array(repo.store, path="a")[:] = 3.0
+    session_target = tmp_path / "session.zarr"
+    _FailingStore.budget = 3
+    with pytest.raises(OSError, match="disk full"):
+        repo.export(_FailingStore(session_target), progress=False)
+    again = repo.export(session_target)
+    assert (again.chunks_copied, again.chunks_skipped) == (4, 0)
+    assert (zarr.open_array(session_target, path="a", mode="r")[:] == 3.0).all()
 
 
 # ---- targets that hold other data ------------------------------------------------------------
@@ -545,7 +582,9 @@ def test_the_export_command(tmp_path):
     assert (zarr.open_array(out, path="a", mode="r", zarr_format=2)[:] == 1).all()
 
     r = _cli("export", "org/cli", str(out), "-r", "v1", "--zarr-format", "2", "--root", str(root))
-    assert r.returncode == 0 and r.stdout.startswith("Exported org/cli at v1 (") and "2 already there" in r.stdout
+    assert r.returncode == 1 and "no record of an unfinished export" in r.stderr, r.stderr  # finished already
+    r = _cli("export", "org/cli", str(tmp_path / "v1-again.zarr"), "-r", "v1", "--root", str(root))
+    assert r.returncode == 0 and r.stdout.startswith("Exported org/cli at v1 ("), r.stdout
 
     # Errors: one line on stderr, nothing on stdout.
     for args, code, says in (

@@ -21,8 +21,12 @@ were whole, and no array looks complete that is not.
 **Resuming.** A chunk already in the target with the size the source has is kept: the
 target is listed once, and each chunk found there costs a size lookup on both sides
 instead of a copy. Metadata documents already there with the same bytes are kept too.
-Sizes are all it checks, so resume an export of a fixed version (a commit or tag, as
-:attr:`ExportResult.commit` names it), not of a branch that moved since.
+Sizes cannot tell two versions of a chunk apart, so while an export runs the target's
+root holds a record, ``zarrlake-export.json`` (repo, commit, format), written before any
+chunk and deleted once the root document is written: an export resumes only the same
+commit, and refuses a target that holds another one, or data with no record (a finished
+export, or anything else). An export of a session with uncommitted changes has no commit
+to match: resuming it copies every chunk again.
 
 **A target holding other data is refused**: every key in it must be one this export
 writes, and every metadata document in it equal to the one this export writes. With
@@ -62,6 +66,8 @@ CONCURRENCY = 64
 #: Documents that make a path a node; written after the other documents at their path.
 _NODE_DOCS = ("zarr.json", ".zarray", ".zgroup")
 _SHOWN = 5
+#: The target's record of what it holds (see "Resuming" above).
+RECORD = "zarrlake-export.json"
 #: xarray's names for what Zarr v2 and v3 say in different places.
 _DIMS = "_ARRAY_DIMENSIONS"
 _FILL = "_FillValue"
@@ -609,9 +615,25 @@ class _Counts:
     chunks_skipped: int = 0
 
 
+def _record(repo: str, commit: str | None, zarr_format: int | None) -> bytes:
+    doc = {"zarrlake_export": 1, "repo": repo, "commit": commit, "zarr_format": zarr_format}
+    return json.dumps(doc, sort_keys=True).encode()
+
+
+def _recorded(raw: bytes | None) -> str:
+    """What a target's record says it holds, for an error message."""
+    doc = _json(raw) if raw is not None else None
+    if not doc:
+        return "an unreadable export record"
+    version = f"commit {doc.get('commit')}" if doc.get("commit") else "a session with uncommitted changes"
+    fmt = f", Zarr format {doc['zarr_format']}" if doc.get("zarr_format") else ""
+    return f"an export of {doc.get('repo')!r} at {version}{fmt}"
+
+
 async def _target_check(target: Store, writes: dict[str, bytes | None], overwrite: bool) -> tuple[set[str], set[str]]:
     """The keys already in the target, and its documents equal to this export's. Raises if
-    it holds anything else, unless ``overwrite``, which clears it."""
+    it holds anything else (another version included: see ``RECORD``), unless
+    ``overwrite``, which clears it."""
     from zarr.core.buffer import default_buffer_prototype
 
     if overwrite:
@@ -629,7 +651,7 @@ async def _target_check(target: Store, writes: dict[str, bytes | None], overwrit
         stored[key] = None if buf is None else buf.to_bytes()
 
     await _pool(present_docs, read)
-    differ = [k for k in present_docs if stored[k] != writes[k]]
+    differ = [k for k in present_docs if stored[k] != writes[k] and k != RECORD]
     if foreign or differ:
         what = []
         if foreign:
@@ -641,11 +663,18 @@ async def _target_check(target: Store, writes: dict[str, bytes | None], overwrit
             "export of the same version and format. Export into an empty target, or clear it first "
             "(overwrite=True; zarrlake export --overwrite)"
         )
+    if existing and stored.get(RECORD) != writes[RECORD]:
+        holds = _recorded(stored[RECORD]) if RECORD in stored else "Zarr data with no record of an unfinished export"
+        raise InvalidInputError(
+            f"the export target {target} holds {holds}, not an unfinished export of this version: resuming "
+            "could keep chunks of another version. Export into an empty target, resume with the version "
+            "the target was started with, or replace what is there (overwrite=True; zarrlake export --overwrite)"
+        )
     return existing, {k for k in present_docs}
 
 
 async def _export(
-    source: Store, target: Store, zarr_format: int | None, overwrite: bool, bar: ProgressBar
+    source: Store, target: Store, zarr_format: int | None, overwrite: bool, bar: ProgressBar, record: bytes
 ) -> tuple[_Plan, _Counts]:
     from zarr.core.buffer import default_buffer_prototype
 
@@ -663,7 +692,13 @@ async def _export(
     docs = {k: docs[k] for k in doc_keys if k in docs}  # in key order, not in the order reads finished
     plan = _plan(keys, docs, zarr_format)
     await target._ensure_open()  # after the plan: a refused export does not even create the directory
-    existing, unchanged = await _target_check(target, plan.writes(), overwrite)
+    writes = plan.writes()
+    writes[RECORD] = record
+    existing, unchanged = await _target_check(target, writes, overwrite)
+    if json.loads(record)["commit"] is None:
+        existing = set()  # uncommitted changes: nothing says the target's chunks are theirs
+    if RECORD not in unchanged:
+        await target.set(RECORD, proto.buffer.from_bytes(record))
     counts = _Counts()
 
     async def write_docs(node_docs: dict[str, bytes]) -> None:
@@ -699,6 +734,8 @@ async def _export(
     depth = {p: (p.count("/") + 1 if p else 0) for p in plan.groups}
     for level in sorted(set(depth.values()), reverse=True):  # deepest first, the root last
         await _pool([d for p, d in plan.groups.items() if depth[p] == level], write_docs)
+    # Finished: the target is plain Zarr, with nothing a Zarr reader would warn about.
+    await target.delete(RECORD)
     return plan, counts
 
 
@@ -765,7 +802,8 @@ def export(
     source, label, commit = _source(core, ref)
     store = open_target(target)
     with ProgressBar(f"Exporting {core.name}", enabled=progress) as bar:
-        plan, counts = sync(_export(source, store, zarr_format, bool(overwrite), bar))
+        record = _record(core.name, commit, zarr_format)
+        plan, counts = sync(_export(source, store, zarr_format, bool(overwrite), bar, record))
     return ExportResult(
         repo=core.name,
         ref=label,

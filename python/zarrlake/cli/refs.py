@@ -9,7 +9,7 @@ from ._common import Context, Groups
 
 
 def register(g: Groups) -> None:
-    sub = g.group("branch", "list, create and delete branches")
+    sub = g.group("branch", "list, create, delete and reset branches")
     p = g.command(sub, "list", list_branches, "branches, with the commit each points at", True)
     p.add_argument("name", metavar="NAME", help="org/name")
     p = g.command(sub, "create", create_branch, "create a branch at a ref (main)")
