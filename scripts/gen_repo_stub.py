@@ -104,7 +104,9 @@ def render() -> str:
     sys.path.insert(0, str(STUB.parents[1]))
     from zarrlake import repo
 
-    shared = ["__getstate__", "__repr__", *(n for n in vars(repo._RepoMethods) if not n.startswith("_"))]
+    # _RepoMethods and the mixins it is made of (history tools, virtual datasets), in one stub class.
+    own = [n for cls in repo._RepoMethods.__mro__[:-1] for n in vars(cls) if not n.startswith("_")]
+    shared = ["__getstate__", "__repr__", *dict.fromkeys(own)]
     out = [HEADER, "class _RepoMethods:", "    _core: RepoCore"]
     out += _members(repo._RepoMethods, shared, frozenset())
     out += ["", "class AsyncRepo(_RepoMethods):"]

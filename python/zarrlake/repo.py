@@ -1,6 +1,7 @@
 """AsyncRepo and Repo: the Arraylake-style repository API.
 
-The API is written once, in ``_RepoMethods``, over ``zarrlake._core.RepoCore``.
+The API is written once, in ``_RepoMethods`` (with ``repo_history._HistoryMethods`` and
+``repo_virtual._VirtualMethods``), over ``zarrlake._core.RepoCore``.
 ``Repo`` exposes those methods as they are; ``AsyncRepo`` gets a coroutine of each, with
 the same signature and docstring, that runs it in a worker thread (native calls release
 the GIL) so the event loop never blocks. Data goes through ``store`` in both: Zarr
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from . import _native
 from ._core import RepoCore
 from ._storage import OpenArgs, normalize_options, normalize_root
+from .repo_history import _HistoryMethods
+from .repo_virtual import _VirtualMethods
 from .types import (
     DEFAULT_IS_WRITE_SESSION,
     DEFAULT_SESSION_TIMEOUT,
@@ -28,7 +31,6 @@ from .types import (
     CommitLog,
     LocalSession,
     MetastoreDatabase,
-    Path,
     SessionID,
     SessionInfo,
     SessionStatus,
@@ -36,15 +38,9 @@ from .types import (
 )
 
 if TYPE_CHECKING:
-    import os
-
     import xarray
     import zarr
-    from zarr.abc.store import Store
 
-    from .diff import Diff
-    from .export import ExportResult
-    from .maintenance import ExpiryResult, GCReport
     from .store import ZarrlakeStore
     from .tree import TreeView
 
@@ -78,8 +74,9 @@ def _open_native(metastore_db: MetastoreDatabase, chunkstore: Chunkstore) -> tup
     return native, args
 
 
-class _RepoMethods:
-    """Every repo method, once. See ``Repo`` and ``AsyncRepo``."""
+class _RepoMethods(_HistoryMethods, _VirtualMethods):
+    """Every repo method, once (history tools and virtual datasets in their own modules).
+    See ``Repo`` and ``AsyncRepo``."""
 
     _core: RepoCore
 
@@ -584,198 +581,6 @@ class _RepoMethods:
         """
         return self._core.branches()
 
-    # ---- history and maintenance ----
-
-    def diff(self, from_ref: str | CommitID, to_ref: str | CommitID | None = None, chunk_keys: bool = False) -> Diff:
-        """What changed from ``from_ref`` to ``to_ref``, or to the current session (its
-        uncommitted changes included) when ``to_ref`` is None, grouped by node.
-
-        It reads only the manifests that differ between the two versions, so it costs
-        O(changed), however large the repo.
-
-        Args:
-            from_ref: a branch, tag or commit id (or unique prefix).
-            to_ref: the same, or None for the current session.
-            chunk_keys: also list the keys of the chunks added, changed and deleted.
-
-        Returns:
-            A ``Diff``: per node, whether it was added, deleted or modified, its metadata
-            documents before and after, and counts of chunks added, changed and deleted.
-
-        Raises:
-            RefNotFoundError: for an unknown ref.
-
-        Example:
-            >>> d = repo.diff("v1", "main")
-            >>> d["temperature"].chunks_changed
-            12
-        """
-        return self._core.diff(from_ref, to_ref, chunk_keys)
-
-    def reset_branch(self, branch: str, to: str | CommitID, expected: str | CommitID | None = None) -> None:
-        """Point ``branch`` at any commit: older, newer, or on another line.
-
-        Nothing is deleted: commits the branch no longer reaches stay readable by id until
-        ``garbage_collect`` removes them. A session of this handle on the branch, with
-        nothing uncommitted, moves along to the new tip.
-
-        Args:
-            branch: the branch to move.
-            to: a branch, tag or commit id to move it to.
-            expected: move only if the branch is still at this commit (compare-and-swap).
-
-        Raises:
-            RefMovedError: with ``expected``, when the branch is elsewhere; nothing changed.
-            RefNotFoundError: for an unknown branch or target.
-
-        Example:
-            >>> tip = repo.commit_log("main")[0].id
-            >>> repo.reset_branch("main", to="v1", expected=tip)
-        """
-        self._core.reset_branch(branch, to, expected)
-
-    def squash(self, branch: str, since: str | CommitID, message: str) -> CommitID:
-        """Replace the commits after ``since`` on ``branch`` with one commit that has the
-        same final state, and return it.
-
-        The branch moves only if nobody moved it meanwhile. Tags keep pointing where they
-        did. It refuses while a write session is based on a commit it would replace.
-
-        Args:
-            branch: the branch to rewrite.
-            since: an ancestor of the branch tip; it becomes the new commit's parent.
-            message: the new commit's message.
-
-        Returns:
-            The new commit's id.
-
-        Raises:
-            RefMovedError: the branch moved while squashing; nothing changed.
-            InvalidInputError: ``since`` is not an ancestor of the branch, or a write
-                session is based on a replaced commit.
-
-        Example:
-            >>> repo.squash("main", since="v1", message="daily ingest, squashed")
-        """
-        return self._core.squash(branch, since, message)
-
-    def expire(self, older_than: datetime.timedelta | datetime.datetime) -> ExpiryResult:
-        """Stop keeping history older than a cutoff.
-
-        Commits made before the cutoff (``older_than`` ago, or at a ``datetime``) stop
-        being reachable as history; every branch tip and every tag is kept, with whatever
-        history newer than the cutoff leads to it. Commit ids do not change. Run
-        ``garbage_collect`` afterwards to reclaim their objects.
-
-        Args:
-            older_than: an age (``timedelta``: that long ago) or a time (``datetime``;
-                naive means UTC).
-
-        Returns:
-            An ``ExpiryResult``: the commits that expired, and those that became the
-            oldest of their line.
-
-        Raises:
-            InvalidInputError: a cutoff in the future, or a write session based on a
-                commit that would expire.
-
-        Example:
-            >>> repo.expire(older_than=datetime.timedelta(days=90))
-        """
-        return self._core.expire(older_than)
-
-    def garbage_collect(
-        self,
-        older_than: datetime.timedelta = datetime.timedelta(days=1),
-        dry_run: bool = False,
-        full: bool = False,
-        progress: bool = True,
-    ) -> GCReport:
-        """Delete what no branch, tag or live session can reach.
-
-        That is chunks, manifests, snapshots, commits and change summaries of deleted
-        branches, expired history, lost commit races and abandoned sessions, and the
-        records of sessions that ended. Nothing written less than ``older_than`` ago is
-        deleted, so work in flight is never harmed.
-
-        A run builds on the previous one: it reads only what changed since (new commits,
-        the sessions that ended), unless history was dropped since (a deleted branch,
-        ``reset_branch``, ``squash``, ``expire``), which makes it read everything once.
-
-        Args:
-            older_than: the grace period.
-            dry_run: delete nothing; report what would be deleted.
-            full: read everything even when an incremental run would do; this also
-                reclaims chunks a crashed writer stored without recording them.
-            progress: show a progress bar on a terminal while manifests are read and
-                objects deleted.
-
-        Returns:
-            A ``GCReport`` with objects and bytes per kind.
-
-        Raises:
-            InvalidInputError: a negative ``older_than``.
-            TypeError: ``older_than`` is not a ``timedelta``.
-
-        Example:
-            >>> repo.garbage_collect(dry_run=True)
-        """
-        return self._core.garbage_collect(older_than, dry_run, full, progress)
-
-    def export(
-        self,
-        target: Store | str | os.PathLike[str],
-        ref: str | CommitID | None = None,
-        zarr_format: int | None = None,
-        progress: bool = True,
-        overwrite: bool = False,
-    ) -> ExportResult:
-        """Write a version's groups and arrays to any Zarr store as plain Zarr, which any
-        Zarr reader (zarr-python, xarray, ...) opens without zarrlake.
-
-        Metadata and attributes are kept, and chunks are copied as stored, never decoded
-        or re-encoded; virtual chunks are fetched from their source. It reads through a
-        read-only session of its own: the current session and ``store`` are unchanged.
-
-        An array's metadata is written after its chunks, and the root group last, so an
-        interrupted export never looks complete. Running it again resumes: chunks
-        already in the target with the same size are skipped. Sizes are all it checks,
-        so resume the export of a commit or tag (``ExportResult.commit`` names the one
-        exported), not of a branch that moved since.
-
-        Args:
-            target: a Zarr store, a local directory (created if missing), or a URL that
-                fsspec opens (``s3://bucket/era.zarr``; the filesystem's package must be
-                installed, with credentials in its usual places).
-            ref: a branch, tag or commit id (or unique prefix); None for the current
-                session, uncommitted changes included.
-            zarr_format: 2 or 3 to write every node in that format, converting the
-                others: their metadata documents are translated and their chunk keys
-                renamed, and their chunks are still copied as stored. None keeps each
-                node's own format and every key as it is.
-            progress: show a progress bar on a terminal while chunks are copied.
-            overwrite: delete everything in the target first. Without it the target
-                must be empty or hold an earlier export of the same version and format.
-
-        Returns:
-            An ``ExportResult``: arrays and groups written, chunks copied and skipped,
-            bytes copied, and the commit exported.
-
-        Raises:
-            InvalidInputError: a node that ``zarr_format`` cannot hold with the same
-                chunk bytes (sharding or other codecs to v2, filters to v3, ...), a target
-                holding other data, or a target that cannot be opened; nothing written.
-            RefNotFoundError: for an unknown ref.
-
-        Example:
-            >>> repo.export("/data/era5-v1.zarr", ref="v1")
-            >>> xr.open_zarr("/data/era5-v1.zarr", consolidated=False)
-            >>> repo.export("/data/era5-v1-v2.zarr", ref="v1", zarr_format=2)
-        """
-        from .export import export
-
-        return export(self._core, target, ref, zarr_format, progress, overwrite)
-
     def tree(self, prefix: str = "", depth: int = 10, filter: str | None = None) -> TreeView:
         """The hierarchy of groups and arrays, optionally filtered by a JMESPath query.
 
@@ -824,232 +629,6 @@ class _RepoMethods:
         from .metadata import filter_metadata
 
         return filter_metadata(self._core, filter)
-
-    # ---- virtual datasets ----
-
-    def add_kerchunk_references(
-        self, refs: dict[str, Any] | str, path: Path, *, progress: bool = True, **kwargs: Any
-    ) -> None:
-        """Add kerchunk references (version 0 or 1) under ``path``, without copying data.
-
-        Inline data (plain text and ``base64:``) becomes ordinary chunks; ``templates``
-        and ``gen`` are expanded; a ``[url]`` reference stands for a whole file. Nothing
-        is visible to others until ``commit``.
-
-        Args:
-            refs: the references as a dict, or the path or URL of a kerchunk JSON file.
-            path: the group to put them under (``""`` for the root).
-            progress: show a progress bar on a terminal while the references are written,
-                for 10,000 references or more.
-            **kwargs: ``storage_options`` and ``record_versions``, below.
-
-        Keyword Args:
-            storage_options (dict | None): how ingest reads the source: boto3 client
-                options for ``s3://`` (``endpoint_url``, ``region_name``, ...), ``headers``
-                for ``http(s)://``. Reads of the chunks later go through the client's own
-                storage options and environment.
-            record_versions (bool): record each source's ETag and modification time
-                (default True), so that reading a changed source raises
-                ``SourceChangedError`` instead of returning wrong bytes. False skips the
-                lookup at ingest.
-
-        Raises:
-            ReadOnlyError: the session is read-only.
-            InvalidInputError: an unexpected keyword argument, or a source it cannot
-                reference (the message says why).
-
-        Example:
-            >>> repo.add_kerchunk_references("combined.json", "era5", record_versions=False)
-            >>> repo.commit("add kerchunk references")
-        """
-        self._core.ingest_virtual("add_kerchunk_references", refs, path, progress=progress, **kwargs)
-
-    def add_virtual_netcdf(self, netcdf_uri: str, path: Path, *, progress: bool = True, **kwargs: Any) -> None:
-        """Reference a netCDF3 or netCDF4/HDF5 file's variables under ``path`` without copying.
-
-        The format is chosen by the file's magic bytes. netCDF3 (classic, 64-bit offset,
-        CDF-5) is parsed natively; netCDF4/HDF5 goes through kerchunk's
-        ``SingleHdf5ToZarr``, aligned with what xarray reads. The references are stored
-        as Zarr format 2 keys under ``path``; nothing is visible to others until
-        ``commit``.
-
-        Args:
-            netcdf_uri: a local path, or a ``file://``, ``s3://``, ``gs://`` or
-                ``http(s)://`` URL.
-            path: the group to put the variables under (``""`` for the root).
-            progress: show a progress bar on a terminal while the references are written,
-                for 10,000 references or more.
-            **kwargs: ``storage_options`` and ``record_versions``, below; for an HDF5
-                source, any other keyword goes to kerchunk's ``SingleHdf5ToZarr`` (e.g.
-                ``inline_threshold``, default 0). A netCDF3 source takes no other keyword.
-
-        Keyword Args:
-            storage_options (dict | None): how ingest reads the source: boto3 client
-                options for ``s3://`` (``endpoint_url``, ``region_name``, ...), ``headers``
-                for ``http(s)://``. Reads of the chunks later go through the client's own
-                storage options and environment.
-            record_versions (bool): record each source's ETag and modification time
-                (default True), so that reading a changed source raises
-                ``SourceChangedError`` instead of returning wrong bytes. False skips the
-                lookup at ingest.
-
-        Raises:
-            ReadOnlyError: the session is read-only.
-            InvalidInputError: an unexpected keyword argument, or a source it cannot
-                reference (the message says why).
-
-        Example:
-            >>> opts = {"region_name": "eu-west-1"}
-            >>> repo.add_virtual_netcdf("s3://era5/2020/t2m.nc", "era5/2020", storage_options=opts)
-            >>> repo.commit("add 2020")
-            >>> repo.to_xarray("era5/2020")
-        """
-        self._core.ingest_virtual("add_virtual_netcdf", netcdf_uri, path, progress=progress, **kwargs)
-
-    def add_virtual_hdf(self, hdf_uri: str, path: Path, *, progress: bool = True, **kwargs: Any) -> None:
-        """Reference an HDF5 file's datasets under ``path`` without copying.
-
-        The same as ``add_virtual_netcdf`` (which also takes HDF5 files): the datasets go
-        through kerchunk's ``SingleHdf5ToZarr`` and are stored as Zarr format 2 keys.
-
-        Args:
-            hdf_uri: a local path, or a ``file://``, ``s3://``, ``gs://`` or
-                ``http(s)://`` URL.
-            path: the group to put the datasets under (``""`` for the root).
-            progress: show a progress bar on a terminal while the references are written,
-                for 10,000 references or more.
-            **kwargs: ``storage_options`` and ``record_versions``, below; any other
-                keyword goes to kerchunk's ``SingleHdf5ToZarr``.
-
-        Keyword Args:
-            storage_options (dict | None): how ingest reads the source: boto3 client
-                options for ``s3://`` (``endpoint_url``, ``region_name``, ...), ``headers``
-                for ``http(s)://``. Reads of the chunks later go through the client's own
-                storage options and environment.
-            record_versions (bool): record each source's ETag and modification time
-                (default True), so that reading a changed source raises
-                ``SourceChangedError`` instead of returning wrong bytes. False skips the
-                lookup at ingest.
-
-        Raises:
-            ReadOnlyError: the session is read-only.
-            InvalidInputError: an unexpected keyword argument, or a source it cannot
-                reference (the message says why).
-
-        Example:
-            >>> repo.add_virtual_hdf("/data/netcdf/obs.h5", "obs", progress=False)
-        """
-        self._core.ingest_virtual("add_virtual_hdf", hdf_uri, path, progress=progress, **kwargs)
-
-    def add_virtual_grib(self, grib_uri: str, path: Path, *, progress: bool = True, **kwargs: Any) -> None:
-        """Reference a GRIB file's messages under ``path``, concatenated along the coordinate they differ in.
-
-        cfgrib indexes the file as ``xarray.open_dataset(engine="cfgrib")`` does;
-        coordinates are stored, and each data field references its whole message
-        (decoded by kerchunk's ``grib`` codec with eccodes). A remote source is copied to
-        a temporary file for indexing, then referenced where it is.
-
-        Args:
-            grib_uri: a local path, or a ``file://``, ``s3://``, ``gs://`` or
-                ``http(s)://`` URL of a GRIB 1 or 2 file.
-            path: the group to put the variables under (``""`` for the root).
-            progress: show a progress bar on a terminal while the references are written,
-                for 10,000 references or more.
-            **kwargs: the options below; any other keyword goes to
-                ``cfgrib.dataset.open_file``.
-
-        Keyword Args:
-            concat_dims (str | list[str] | None): the coordinates the messages may differ
-                in; without it they must differ in exactly one.
-            filter_by_keys (dict): select messages, as in cfgrib (e.g.
-                ``{"typeOfLevel": "surface"}``).
-            storage_options (dict | None): how ingest reads the source: boto3 client
-                options for ``s3://`` (``endpoint_url``, ``region_name``, ...), ``headers``
-                for ``http(s)://``. Reads of the chunks later go through the client's own
-                storage options and environment.
-            record_versions (bool): record each source's ETag and modification time
-                (default True), so that reading a changed source raises
-                ``SourceChangedError`` instead of returning wrong bytes. False skips the
-                lookup at ingest.
-
-        Raises:
-            ReadOnlyError: the session is read-only.
-            InvalidInputError: an unexpected keyword argument, or a source it cannot
-                reference (the message says why). Messages that differ in several coordinates (or
-                none) without ``concat_dims`` are refused, naming them.
-
-        Example:
-            >>> surface = {"typeOfLevel": "surface"}
-            >>> repo.add_virtual_grib("/data/forecast.grib2", "forecast", filter_by_keys=surface)
-        """
-        self._core.ingest_virtual("add_virtual_grib", grib_uri, path, progress=progress, **kwargs)
-
-    def add_virtual_zarr(self, zarr_uri: str, path: Path, *, progress: bool = True) -> None:
-        """Reference an existing Zarr store (format 2 or 3, sharded too) under ``path``.
-
-        Metadata documents are copied; every chunk or shard file becomes a reference to
-        the whole file, and consolidated metadata is dropped. The store keeps its own
-        Zarr format. This method takes no other keyword arguments: an ``s3://`` source is
-        listed and read with boto3's default credentials, and source versions are
-        recorded.
-
-        Args:
-            zarr_uri: a local directory, ``file://`` or ``s3://`` URL of the store's root
-                (HTTP has no listing, so it is refused).
-            path: the group to put it under.
-            progress: show a progress bar on a terminal while the references are written,
-                for 10,000 references or more.
-
-        Raises:
-            ReadOnlyError: the session is read-only.
-            InvalidInputError: a source it cannot reference (the message says why).
-
-        Example:
-            >>> repo.add_virtual_zarr("s3://era5/store.zarr", "store")
-        """
-        self._core.ingest_virtual("add_virtual_zarr", zarr_uri, path, progress=progress)
-
-    def add_virtual_tiff(self, tiff_uri: str, path: Path, name: str, *, progress: bool = True, **kwargs: Any) -> None:
-        """Reference a TIFF, GeoTIFF or COG image as ``path/name`` without copying.
-
-        tifffile lists the tiles or strips. The array's dimensions are ``Y``, ``X`` and
-        ``band`` (tifffile's sample, channel or page axis). With overviews, ``path/name``
-        is a group of arrays ``0``, ``1``, ... with ``multiscales`` attributes, level *i*
-        having dimensions ``Y<i>``, ``X<i>``. GDAL nodata becomes the fill value;
-        TIFF/GeoTIFF tags become attributes.
-
-        Args:
-            tiff_uri: a local path, or a ``file://``, ``s3://``, ``gs://`` or
-                ``http(s)://`` URL.
-            path: the group to put the image under (``""`` for the root).
-            name: the array's (or group's) name: one non-empty name without ``/``.
-            progress: show a progress bar on a terminal while the references are written,
-                for 10,000 references or more.
-            **kwargs: the options below.
-
-        Keyword Args:
-            series (int): the tifffile series to reference (default 0).
-            storage_options (dict | None): how ingest reads the source: boto3 client
-                options for ``s3://`` (``endpoint_url``, ``region_name``, ...), ``headers``
-                for ``http(s)://``. Reads of the chunks later go through the client's own
-                storage options and environment.
-            record_versions (bool): record each source's ETag and modification time
-                (default True), so that reading a changed source raises
-                ``SourceChangedError`` instead of returning wrong bytes. False skips the
-                lookup at ingest.
-
-        Raises:
-            ReadOnlyError: the session is read-only.
-            InvalidInputError: an unexpected keyword argument, or a source it cannot
-                reference (the message says why). A codec this environment cannot decode is
-                refused too.
-            InvalidNameError: a bad ``name``.
-
-        Example:
-            >>> repo.add_virtual_tiff("s3://era5/dem.tif", "static", "dem")
-            >>> repo.to_xarray("static")["dem"]
-        """
-        self._core.ingest_virtual("add_virtual_tiff", tiff_uri, path, name, progress=progress, **kwargs)
 
 
 #: The methods AsyncRepo offers as coroutines; everything else is shared as is.
