@@ -228,6 +228,13 @@ def test_bad_ref_and_bad_arguments_write_nothing(client, tmp_path):
     with pytest.raises(TypeError, match="Store, a path or a URL"):
         repo.export(42)
     assert not target.exists()
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a directory")
+    with pytest.raises(InvalidInputError, match="exists and is not a directory"):
+        repo.export(a_file)
+    with pytest.raises(InvalidInputError, match="is not a writable directory"):
+        repo.export(a_file / "below.zarr")
+    assert a_file.read_text() == "not a directory"
 
 
 # ---- resuming ------------------------------------------------------------------------------

@@ -315,7 +315,10 @@ async def _export(
     await _pool(doc_keys, read_doc)
     docs = {k: docs[k] for k in doc_keys if k in docs}  # in key order, not in the order reads finished
     plan = _plan(keys, docs, zarr_format)
-    await target._ensure_open()  # after the plan: a refused export does not even create the directory
+    try:
+        await target._ensure_open()  # after the plan: a refused export does not even create the directory
+    except OSError as e:
+        raise InvalidInputError(f"cannot create the export target {target}: {e.strerror or e}") from None
     writes = plan.writes()
     writes[RECORD] = record
     existing, unchanged = await _target_check(target, writes, overwrite)
@@ -381,12 +384,12 @@ def open_target(target: Any) -> Store:
             raise TypeError(f"export target path must be text, got {type(text).__name__}")
         scheme, sep, rest = text.partition("://")
         try:
-            if not sep:
-                store = LocalStore(os.path.expanduser(text))
-            elif scheme == "file":
-                store = LocalStore(rest)
+            if not sep or scheme == "file":
+                store = LocalStore(_local_dir(os.path.expanduser(text) if not sep else rest))
             else:
                 store = FsspecStore.from_url(text, read_only=False)
+        except InvalidInputError:
+            raise
         except Exception as e:  # an unknown protocol, its package missing, a bad URL
             raise InvalidInputError(f"cannot open the export target {text!r}: {e}") from None
     else:
@@ -394,6 +397,19 @@ def open_target(target: Any) -> Store:
     if store.read_only:
         raise InvalidInputError(f"the export target {store} is read-only")
     return store
+
+
+def _local_dir(path: str) -> str:
+    """``path`` if it is a directory or can become one (its nearest existing parent is a
+    writable directory); a clear error otherwise, before anything is read or written."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise InvalidInputError(f"the export target {path!r} exists and is not a directory")
+    parent = os.path.abspath(path)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+        raise InvalidInputError(f"cannot create the export target {path!r}: {parent!r} is not a writable directory")
+    return path
 
 
 def _source(core: RepoCore, ref: str | None) -> tuple[Store, str, str | None]:
