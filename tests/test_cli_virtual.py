@@ -34,25 +34,7 @@ def reader(lake: dict[str, str]) -> zarrlake.Repo:
 
 def _raw_refs(data: Path) -> Path:
     """A kerchunk (version 1) JSON file: an int32 array of 8, in two chunks of a raw file."""
-    raw = data / "raw.bin"
-    raw.write_bytes(np.arange(1000, dtype="<i4").tobytes())
-    zarray = {
-        "shape": [8],
-        "chunks": [4],
-        "dtype": "<i4",
-        "fill_value": None,
-        "order": "C",
-        "filters": None,
-        "compressor": None,
-        "zarr_format": 2,
-    }
-    refs = {
-        ".zgroup": '{"zarr_format": 2}',
-        "x/.zarray": json.dumps(zarray),
-        "x/.zattrs": '{"_ARRAY_DIMENSIONS": ["i"]}',
-        "x/0": [str(raw), 0, 16],
-        "x/1": [str(raw), 400, 16],
-    }
+    refs = samples.raw_int32_refs(data)
     return samples.kerchunk_json(data / "refs.json", {"version": 1, "refs": refs})
 
 

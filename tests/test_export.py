@@ -17,6 +17,7 @@ import xarray as xr
 import zarr
 import zarrlake
 from conftest import BACKENDS, make_client, quiet
+from virtual import virtual_samples as samples
 from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, GzipCodec, TransposeCodec, ZstdCodec
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
@@ -506,25 +507,8 @@ def virtual_client(request, tmp_path):
 
 def test_virtual_chunks_are_fetched(virtual_client, tmp_path):
     client, data = virtual_client
+    refs = samples.raw_int32_refs(data)
     raw = data / "raw.bin"
-    raw.write_bytes(np.arange(1000, dtype="<i4").tobytes())
-    zarray = {
-        "shape": [8],
-        "chunks": [4],
-        "dtype": "<i4",
-        "fill_value": None,
-        "order": "C",
-        "filters": None,
-        "compressor": None,
-        "zarr_format": 2,
-    }
-    refs = {
-        ".zgroup": '{"zarr_format": 2}',
-        "x/.zarray": json.dumps(zarray),
-        "x/.zattrs": '{"_ARRAY_DIMENSIONS": ["i"]}',
-        "x/0": [str(raw), 0, 16],
-        "x/1": [str(raw), 400, 16],
-    }
     repo = client.create_repo("org/virtual")
     repo.add_kerchunk_references(refs, "v")
     quiet(repo.commit, "refs")

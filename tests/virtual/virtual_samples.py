@@ -322,3 +322,27 @@ def xr_open(path: Path, **kw: Any) -> Any:
     import xarray as xr
 
     return xr.open_dataset(path, **kw)
+
+
+def raw_int32_refs(data: Path) -> dict[str, Any]:
+    """Kerchunk references (the ``refs`` of a version 1 document) to an int32 array of 8
+    in two chunks of 4 of a raw file, ``data/raw.bin`` (written here): 0-3 and 100-103."""
+    raw = data / "raw.bin"
+    raw.write_bytes(np.arange(1000, dtype="<i4").tobytes())
+    zarray = {
+        "shape": [8],
+        "chunks": [4],
+        "dtype": "<i4",
+        "fill_value": None,
+        "order": "C",
+        "filters": None,
+        "compressor": None,
+        "zarr_format": 2,
+    }
+    return {
+        ".zgroup": '{"zarr_format": 2}',
+        "x/.zarray": json.dumps(zarray),
+        "x/.zattrs": '{"_ARRAY_DIMENSIONS": ["i"]}',
+        "x/0": [str(raw), 0, 16],
+        "x/1": [str(raw), 400, 16],
+    }
