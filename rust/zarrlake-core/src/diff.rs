@@ -6,13 +6,14 @@
 //! is O(changed manifests), however large the repo. Against a session, its change set is
 //! laid over its base snapshot first.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::error::Result;
+use crate::expiry::history_parent;
 use crate::format::{ChunkRef, Manifest, ObjectId, Snapshot, Value};
 use crate::keys;
 use crate::repo::Repository;
@@ -168,11 +169,90 @@ fn node_paths(snap: &Snapshot) -> impl Iterator<Item = &str> {
         .map(|k| keys::dirname(k))
 }
 
+/// Commits walked, at most, to find that one side descends from the other.
+const MAX_CHAIN: usize = 64;
+
 impl Repository {
     /// What changed from `from` to `to` (commits; `None` is the empty repo).
     pub async fn diff(&self, from: Option<ObjectId>, to: Option<ObjectId>, with_keys: bool) -> Result<Diff> {
         let (a, b) = futures::try_join!(self.snapshot_of(from), self.snapshot_of(to))?;
-        diff_snapshots(self, &a, &b, None, with_keys).await
+        let candidates = self.changed_keys(from, to, &a, &b).await?;
+        diff_snapshots(self, &a, &b, None, candidates.as_deref(), with_keys).await
+    }
+
+    /// The chunk keys that may differ between two commits when one descends from the
+    /// other within `MAX_CHAIN` commits: every chunk key the commits between them wrote
+    /// or deleted, from their change summaries. `None` when that does not hold, when a
+    /// commit between them deleted a node (its chunks are not listed one by one), or
+    /// when the keys are not far fewer than the refs of the manifests that differ (then
+    /// comparing those manifests whole is as cheap).
+    async fn changed_keys(
+        &self,
+        from: Option<ObjectId>,
+        to: Option<ObjectId>,
+        a: &Snapshot,
+        b: &Snapshot,
+    ) -> Result<Option<Vec<String>>> {
+        let (Some(x), Some(y)) = (from, to) else {
+            return Ok(None);
+        };
+        let chain = match self.chain(y, x).await? {
+            Some(c) => c,
+            None => match self.chain(x, y).await? {
+                Some(c) => c,
+                None => return Ok(None),
+            },
+        };
+        let ids = |s: &Snapshot| s.manifests.iter().map(|p| p.id).collect::<HashSet<ObjectId>>();
+        let (in_a, in_b) = (ids(a), ids(b));
+        let own = |s: &Snapshot, other: &HashSet<ObjectId>| {
+            s.manifests
+                .iter()
+                .filter(|p| !other.contains(&p.id))
+                .map(|p| p.count)
+                .sum::<u64>()
+        };
+        let differing = own(a, &in_b) + own(b, &in_a);
+        let mut keys: Vec<String> = Vec::new();
+        for id in chain {
+            let summary = self.load_changes(&id).await?;
+            if !summary.deleted_nodes.is_empty() {
+                return Ok(None);
+            }
+            keys.extend(
+                summary
+                    .keys
+                    .iter()
+                    .filter(|k| !keys::is_metadata_key(k))
+                    .map(str::to_string),
+            );
+            if keys.len() as u64 * 8 > differing {
+                return Ok(None);
+            }
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        Ok(Some(keys))
+    }
+
+    /// The commits from `tip` back to, not including, `base`, if `base` is one of its
+    /// first `MAX_CHAIN` ancestors.
+    async fn chain(&self, tip: ObjectId, base: ObjectId) -> Result<Option<Vec<ObjectId>>> {
+        // History as the log shows it: past an expiry cut, commits may be collected.
+        let cuts = self.cuts().await?;
+        let mut out = Vec::new();
+        let mut cur = Some(tip);
+        while let Some(id) = cur {
+            if id == base {
+                return Ok(Some(out));
+            }
+            if out.len() == MAX_CHAIN {
+                break;
+            }
+            out.push(id);
+            cur = history_parent(&*self.load_commit(&id).await?, &cuts);
+        }
+        Ok(None)
     }
 }
 
@@ -185,16 +265,19 @@ impl Session {
         let a = repo.snapshot_of(from).await?;
         let b = self.base_snapshot();
         let changes = self.changes();
-        diff_snapshots(&repo, &a, &b, Some(&changes), with_keys).await
+        diff_snapshots(&repo, &a, &b, Some(&changes), None, with_keys).await
     }
 }
 
-/// `from` against `to` with `overlay` (a session's changes) laid over `to`.
+/// `from` against `to` with `overlay` (a session's changes) laid over `to`. With
+/// `candidates` (sorted chunk keys outside which nothing differs; no overlay), only those
+/// keys are looked up on each side instead of reading the differing manifests through.
 async fn diff_snapshots(
     repo: &Repository,
     from: &Snapshot,
     to: &Snapshot,
     overlay: Option<&ChangeSet>,
+    candidates: Option<&[String]>,
     with_keys: bool,
 ) -> Result<Diff> {
     let empty = ChangeSet::default();
@@ -231,24 +314,22 @@ async fn diff_snapshots(
         out.metadata(k, from.metadata.get(k), new_meta.get(k).copied());
     }
 
+    let new_side = |k: &str| new_meta.get(k).copied();
+    let old_side = |k: &str| from.metadata.get(k);
+    if let Some(candidates) = candidates {
+        let names = || candidates.iter().map(String::as_str);
+        let (old, new) = futures::try_join!(holding(repo, from, names()), holding(repo, to, names()))?;
+        for key in candidates {
+            out.chunk(key, lookup(from, &old, key), lookup(to, &new, key));
+        }
+        return Ok(out.finish(new_side, old_side));
+    }
     // Chunks: the manifests only one side names, merged in key order.
     let (old, new) = futures::try_join!(own_manifests(repo, from, to), own_manifests(repo, to, from))?;
     // Old values of the overlay's chunk keys, from the old side's manifests that hold them.
     let overlay_keys: Vec<(&str, Option<&ChunkRef>)> = overlay.chunks_from("").collect();
-    let mut wanted: Vec<ObjectId> = overlay_keys
-        .iter()
-        .filter_map(|(k, _)| from.piece_for(k).map(|i| from.manifests[i].id))
-        .collect();
-    wanted.dedup(); // sorted keys fall in the pieces in order
-    let holding: std::collections::HashMap<ObjectId, Arc<Manifest>> = wanted
-        .iter()
-        .copied()
-        .zip(load_all(repo, wanted.clone()).await?)
-        .collect();
-    let old_value = |k: &str| {
-        let id = from.manifests[from.piece_for(k)?].id;
-        holding.get(&id)?.get(k)
-    };
+    let holding_old = holding(repo, from, overlay_keys.iter().map(|(k, _)| *k)).await?;
+    let old_value = |k: &str| lookup(from, &holding_old, k);
 
     let mut a = entries(&old).peekable();
     let mut b = entries(&new).peekable();
@@ -267,9 +348,24 @@ async fn diff_snapshots(
             None => out.chunk(key, in_a, in_b),
         }
     }
-    let new_side = |k: &str| new_meta.get(k).copied();
-    let old_side = |k: &str| from.metadata.get(k);
     Ok(out.finish(new_side, old_side))
+}
+
+/// The manifests of `snap` that hold any of the sorted `keys`, by id.
+async fn holding<'k>(
+    repo: &Repository,
+    snap: &Snapshot,
+    keys: impl Iterator<Item = &'k str>,
+) -> Result<HashMap<ObjectId, Arc<Manifest>>> {
+    let mut ids: Vec<ObjectId> = keys
+        .filter_map(|k| snap.piece_for(k).map(|i| snap.manifests[i].id))
+        .collect();
+    ids.dedup(); // sorted keys fall in the pieces in order
+    Ok(ids.iter().copied().zip(load_all(repo, ids.clone()).await?).collect())
+}
+
+fn lookup<'m>(snap: &Snapshot, manifests: &'m HashMap<ObjectId, Arc<Manifest>>, key: &str) -> Option<&'m ChunkRef> {
+    manifests.get(&snap.manifests[snap.piece_for(key)?].id)?.get(key)
 }
 
 #[cfg(test)]
@@ -343,5 +439,70 @@ mod tests {
         let all = fresh.diff(None, c2, false).await.unwrap();
         assert_eq!(all.nodes[0].chunks_added, 39_999);
         assert!(all.nodes[0].keys.is_none());
+    }
+
+    /// The diff of two commits, read through the differing manifests whole.
+    async fn by_manifests(repo: &Repository, from: Option<ObjectId>, to: Option<ObjectId>) -> Diff {
+        let (a, b) = (
+            repo.snapshot_of(from).await.unwrap(),
+            repo.snapshot_of(to).await.unwrap(),
+        );
+        diff_snapshots(repo, &a, &b, None, None, true).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn diffs_from_change_summaries_equal_diffs_of_whole_manifests() {
+        let repo = memory_repo().await;
+        let s = session(&repo, None).await;
+        s.set("a/zarr.json", b(r#"{"node_type":"array"}"#)).await.unwrap();
+        s.set("g/zarr.json", b(r#"{"node_type":"group"}"#)).await.unwrap();
+        let items: Vec<(String, Bytes)> = (0..30_000)
+            .map(|i| (format!("a/c/{i:05}"), b(&format!("{i}"))))
+            .collect();
+        s.set_many(items).await.unwrap();
+        let mut commits = vec![s.commit("base", false).await.unwrap()];
+        // Small changes of every kind: rewritten, rewritten with the same bytes, deleted,
+        // added, metadata, a new array, then a node deleted (its chunks not listed).
+        let steps: Vec<Vec<(&str, Option<&str>)>> = vec![
+            vec![("a/c/00001", Some("x")), ("a/c/29999", Some("y"))],
+            vec![("a/c/00001", Some("1")), ("a/c/00007", Some("7"))], // back to the old value; same value
+            vec![("a/c/00002", None), ("a/c/30000", Some("new"))],
+            vec![("g/zarr.json", Some(r#"{"node_type":"group","attributes":{"k":1}}"#))],
+            vec![("b/zarr.json", Some(r#"{"node_type":"array"}"#)), ("b/c/0", Some("b0"))],
+            vec![("b/zarr.json", None)],
+        ];
+        for step in steps {
+            let s = session(&repo, *commits.last().unwrap()).await;
+            for (k, v) in step {
+                match v {
+                    Some(v) => s.set(k, b(v)).await.unwrap(),
+                    None => s.delete(k).await.unwrap(),
+                }
+            }
+            commits.push(s.commit("step", false).await.unwrap());
+        }
+        let mut fast = 0;
+        for &x in &commits {
+            for &y in &commits {
+                let (a, bb) = (repo.snapshot_of(x).await.unwrap(), repo.snapshot_of(y).await.unwrap());
+                fast += usize::from(repo.changed_keys(x, y, &a, &bb).await.unwrap().is_some());
+                assert_eq!(
+                    repo.diff(x, y, true).await.unwrap(),
+                    by_manifests(&repo, x, y).await,
+                    "{x:?} {y:?}"
+                );
+            }
+        }
+        // Every pair that does not span the node deletion, in either direction, took the
+        // summaries: the 6 commits before it (36 ordered pairs, the diagonal included),
+        // and the last commit against itself.
+        assert_eq!(fast, 37);
+        // The same value written again is no change; a value changed and changed back neither.
+        let d = repo.diff(commits[0], commits[2], true).await.unwrap();
+        let keys = d.nodes[0].keys.as_ref().unwrap();
+        assert_eq!(
+            (keys[0].len(), keys[1].as_slice(), keys[2].len()),
+            (0, ["a/c/29999".to_string()].as_slice(), 0)
+        );
     }
 }
