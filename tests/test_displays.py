@@ -191,6 +191,26 @@ def test_status_repr_caps_the_nodes_shown(repo):
     assert lines[-1].strip() == "\N{HORIZONTAL ELLIPSIS} 11 more"
 
 
+def test_status_and_diff_html_cap_the_rows_shown(repo, monkeypatch):
+    from zarrlake.diff import Diff
+
+    monkeypatch.setattr(zarrlake.SessionStatus, "SHOWN_HTML", 10)
+    monkeypatch.setattr(Diff, "SHOWN_HTML", 10)
+    zarr.create_group(repo.store)
+    base = repo.commit("root")
+    for i in range(25):
+        zarr.create_group(repo.store, path=f"g{i:02d}")
+    status = repo.status()
+    html = status._repr_html_()
+    assert len(status.nodes) == 25
+    assert html.count("<tr>") == 1 + 10 and "15 more" in html  # the header row and 10 nodes
+    repo.commit("groups")
+    d = repo.diff(base, "main")
+    html = d._repr_html_()
+    assert len(d) == 25
+    assert html.count("<tr>") == 1 + 10 and "15 more" in html
+
+
 def test_status_html(repo):
     zarr.create_group(repo.store, path="evil<img src=x onerror=alert(1)>")
     markup = repo.status()._repr_html_()

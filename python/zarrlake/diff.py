@@ -148,6 +148,7 @@ class Diff(Sequence[NodeDiff]):
     """
 
     SHOWN = 20  # nodes the text form lists before "… N more"
+    SHOWN_HTML = 100  # rows of the HTML table before "… N more"
 
     def __init__(self, nodes: list[NodeDiff], old: str, new: str) -> None:
         self.nodes = nodes
@@ -245,5 +246,7 @@ class Diff(Sequence[NodeDiff]):
     def _repr_html_(self) -> str:
         body = _display.html_note(self._summary())
         if self.nodes:
-            body += _display.html_table(["node", "kind", "change"], self._rows(None))
+            body += _display.html_table(["node", "kind", "change"], self._rows(self.SHOWN_HTML))
+        if len(self.nodes) > self.SHOWN_HTML:
+            body += _display.html_note(f"\N{HORIZONTAL ELLIPSIS} {len(self.nodes) - self.SHOWN_HTML} more")
         return _display.html_box("diff", self._title(), body)

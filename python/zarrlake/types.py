@@ -595,6 +595,8 @@ class SessionStatus:
 
     #: Nodes the repr lists before "… N more".
     SHOWN_NODES = 20
+    #: Rows of the HTML table before "… N more".
+    SHOWN_HTML = 100
 
     @property
     def nodes(self) -> list[NodeChange]:
@@ -644,5 +646,8 @@ class SessionStatus:
         nodes = self.nodes
         body = _display.html_note(self._counts(nodes))
         if nodes:
-            body += _display.html_table(["node", "change"], [[f"/{n.path}", n.describe()] for n in nodes])
+            rows = [[f"/{n.path}", n.describe()] for n in nodes[: self.SHOWN_HTML]]
+            body += _display.html_table(["node", "change"], rows)
+        if len(nodes) > self.SHOWN_HTML:
+            body += _display.html_note(f"\N{HORIZONTAL ELLIPSIS} {len(nodes) - self.SHOWN_HTML} more")
         return _display.html_box("status", self._header(), body)
