@@ -127,7 +127,7 @@ impl Repository {
             let ((before, committed), (after, _)) = (before, after);
             let mut gone: Vec<ObjectId> = before.difference(&after).copied().collect();
             gone.sort();
-            let committed = self.committed_sessions(committed).await?;
+            let committed = self.committed_sessions(committed, None).await?;
             let writers = self
                 .sessions_based_on(&gone.iter().copied().collect(), &committed)
                 .await?;

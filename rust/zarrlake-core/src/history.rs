@@ -91,7 +91,7 @@ impl Repository {
         let ids: HashSet<ObjectId> = replaced.iter().map(|c| c.id).collect();
         let known = replaced.iter().map(|c| (c.id, c.session.clone())).collect();
         let writers = self
-            .sessions_based_on(&ids, &self.committed_sessions(known).await?)
+            .sessions_based_on(&ids, &self.committed_sessions(known, None).await?)
             .await?;
         if !writers.is_empty() {
             return Err(Error::InvalidInput(format!(
@@ -164,16 +164,20 @@ impl Repository {
 
     /// The write sessions that some stored commit names (reachable or not): a private
     /// session records its commit only there. `known`: commits whose session is known
-    /// already (only the others are read).
+    /// already (only the others are read). `before`: only commits stored before then
+    /// count (besides `known`): a younger one may not have landed yet, or may have lost a
+    /// race its session is retrying, so its session may still be writing.
     pub(crate) async fn committed_sessions(
         &self,
         known: std::collections::HashMap<ObjectId, Option<String>>,
+        before: Option<i64>,
     ) -> Result<HashSet<String>> {
-        let keys = self.storage().list("commits").await?;
+        let listed = self.storage().list_meta("commits").await?;
         let mut out: HashSet<String> = known.values().flatten().cloned().collect();
-        let ids: Vec<ObjectId> = keys
+        let ids: Vec<ObjectId> = listed
             .iter()
-            .filter_map(|k| k.rsplit_once('/')?.1.parse().ok())
+            .filter(|m| before.is_none_or(|t| m.modified_micros < t))
+            .filter_map(|m| m.key.rsplit_once('/')?.1.parse().ok())
             .filter(|id| !known.contains_key(id))
             .collect();
         let mut loaded = futures::stream::iter(ids.into_iter().map(|id| {

@@ -44,18 +44,29 @@ impl Live {
 /// nothing since it (see `state`). Sessions are read first: a commit that lands meanwhile
 /// moves a ref read later, or its objects are younger than the grace period; a session
 /// that starts meanwhile writes only objects younger than it.
-pub(super) async fn mark(repo: &Repository, prev: Option<&GcState>, progress: &Progress<'_>) -> Result<Live> {
+pub(super) async fn mark(
+    repo: &Repository,
+    prev: Option<&GcState>,
+    cutoff: i64,
+    progress: &Progress<'_>,
+) -> Result<Live> {
     let run_micros = now_micros();
     let mut live = Live::default();
     let listed = repo.live_sessions().await?;
-    // A private session records its commit only in the commit: one that committed (even
-    // a commit nothing reaches any more) is over, whatever its record says.
+    // A private session records its commit only in the commit: one is over once a commit
+    // naming it is reachable (found by the walk below), or is stored and older than the
+    // grace period (reachable or not any more: history may have dropped it). A younger
+    // unreachable one may be a commit whose ref has not moved yet, or one that lost a
+    // race and is being retried: that session is still writing, its chunks must stay.
     let known = prev
         .map(|p| p.commits.iter().map(|e| (e.id, e.session.clone())).collect())
         .unwrap_or_default();
-    let committed = repo.committed_sessions(known).await?;
-    let sessions: Vec<_> = listed.iter().filter(|s| !committed.contains(&s.id)).collect();
-    let mut tips: Vec<ObjectId> = sessions.iter().filter_map(|s| s.base_commit).collect();
+    let mut committed = repo.committed_sessions(known, Some(cutoff)).await?;
+    let mut tips: Vec<ObjectId> = listed
+        .iter()
+        .filter(|s| !committed.contains(&s.id))
+        .filter_map(|s| s.base_commit)
+        .collect();
     let (branches, tags) = futures::try_join!(repo.branches(), repo.tags())?;
     tips.extend(branches.into_iter().chain(tags).filter_map(|(_, c)| c));
     let cuts = repo.cuts().await?;
@@ -95,6 +106,8 @@ pub(super) async fn mark(repo: &Repository, prev: Option<&GcState>, progress: &P
         }
     };
     live.commits = entries.iter().map(|e| e.id).collect();
+    committed.extend(entries.iter().filter_map(|e| e.session.clone()));
+    let sessions: Vec<_> = listed.iter().filter(|s| !committed.contains(&s.id)).collect();
     for info in &sessions {
         live.sessions.insert(info.id.clone());
         live.session_chunks.extend(fragment_chunks(repo, &info.id).await?);

@@ -161,7 +161,7 @@ impl Repository {
         }
         let cutoff = now_micros().saturating_sub(older_than_micros);
         let prev = state::load(self).await?;
-        let live = mark::mark(self, prev.as_ref().map(|(_, s)| s).filter(|_| !full), progress).await?;
+        let live = mark::mark(self, prev.as_ref().map(|(_, s)| s).filter(|_| !full), cutoff, progress).await?;
         let mut report = GcReport {
             dry_run,
             incremental: live.maybe.is_some(),

@@ -308,3 +308,35 @@ async fn progress_follows_reading_and_deleting() {
         }
     }
 }
+
+/// A commit object stored before its ref moves (or one that lost a race and is being
+/// retried) names its session; the session is still writing, and the chunks only its
+/// fragments name must stay.
+#[tokio::test]
+async fn a_commit_not_yet_on_a_branch_does_not_end_its_session() {
+    let repo = memory_repo().await;
+    let s = on(&repo, "main").await;
+    write(&s, "a", "v1", 3).await;
+    let base = s.commit("one", false).await.unwrap();
+    let writing = on(&repo, "main").await;
+    write(&writing, "b", "in-flight", 4).await;
+    // The chunks are older than the grace period; the commit (written a moment before its
+    // ref moves, as a commit must be shorter than the grace period) is not.
+    let grace = 300_000;
+    tokio::time::sleep(std::time::Duration::from_micros(grace as u64 + 100_000)).await;
+    // What a committer has stored right before it moves the ref: a commit naming the session.
+    let tip = repo.load_commit(&base.unwrap()).await.unwrap();
+    let pending = crate::format::Commit {
+        id: ObjectId::new(),
+        parent: base,
+        session: Some(writing.id().to_string()),
+        ..(*tip).clone()
+    };
+    repo.write_commit(pending).await.unwrap();
+    for full in [true, false] {
+        let report = repo.garbage_collect(grace, false, full).await.unwrap();
+        assert_eq!(report.deleted.get("chunks"), None, "{report:?}");
+    }
+    writing.commit("two", false).await.unwrap();
+    assert_eq!(reads_fully(&repo).await, 3 + 4);
+}
