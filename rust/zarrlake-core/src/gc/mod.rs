@@ -225,8 +225,8 @@ impl Repository {
             };
             let objects = storage.list_meta(&format!("sessions/{id}")).await?;
             if objects.is_empty() {
-                // What a deletion left of a local session's directories.
-                storage.remove_empty_dirs(&format!("sessions/{id}"));
+                // Not removed: a session being created has its directory a moment before
+                // its record (removing it then failed the writer's store).
                 continue;
             }
             // Ended, and nothing of it written since the cutoff (its last state version
