@@ -65,8 +65,8 @@ def _chunk(i: int, version: int = 0) -> bytes:
 class History:
     """One backend's repo of N chunk objects, shared by this module's tests."""
 
-    def __init__(self, h: Any, n: int) -> None:
-        self.h, self.n = h, n
+    def __init__(self, h: Any, n: int, head: str | None) -> None:
+        self.h, self.n, self.head = h, n, head
         self.commits = 0
         self.base: str | None = None
 
@@ -101,8 +101,7 @@ def _history(benchmark: Any, shared: dict[Any, Any], work: Any, backend: Any, n:
         seconds, head = harness.clock(write)
         h.next_session()
         harness.extra(benchmark, f"w10.write.{n}", seconds)
-        shared[key] = History(h, n)
-        shared[key].head = head
+        shared[key] = History(h, n, head)
     return shared[key]
 
 
